@@ -1,0 +1,9 @@
+"""Pure-Python specs of every generator (no Amaranth import).
+
+sim/ imports these, never the Amaranth components, so the simulator runs without the RTL stack and
+the simulator and the RTL can never disagree about what a design is or how long it takes.
+"""
+
+from mixforge.hw.specs.array import ArraySpec, Dataflow
+
+__all__ = ["ArraySpec", "Dataflow"]

