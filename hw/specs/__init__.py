@@ -4,6 +4,6 @@ sim/ imports these, never the Amaranth components, so the simulator runs without
 the simulator and the RTL can never disagree about what a design is or how long it takes.
 """
 
-from mixforge.hw.specs.array import ArraySpec, Dataflow
+from mixforge.hw.specs.array import ArraySpec, Dataflow, FoldTiming
 
-__all__ = ["ArraySpec", "Dataflow"]
+__all__ = ["ArraySpec", "Dataflow", "FoldTiming"]

@@ -1,23 +1,72 @@
 """Timing spec of the systolic PE array (``mixforge.hw.array``): the cycle model sim/ uses.
 
 The formulas here are the contract between the RTL array and the simulator: the cocotb tests
-measure the generated array in Verilator and compare with :meth:`ArraySpec.gemm_cycles`.
+measure the generated array in Verilator and compare every fold's timing and every GEMM's total
+with :meth:`ArraySpec.schedule` and :meth:`ArraySpec.gemm_cycles`.
+
+Cycle convention: cycle 0 is the cycle in which the first input beat (WS: first weight row; OS:
+first operand beat) is accepted; an output counts in the cycle in which it is valid on the output
+port. ``gemm_cycles`` is the index of the cycle holding the last output (so a GEMM whose only
+output appears in the cycle of its only input takes 0 cycles). This is SCALE-Sim's count.
+
+Schedules (inputs always available, output always accepted):
+
+* WS, one weight bank (``double_buffer=False``): load R weight rows (R cycles), stream the fold's
+  M activation rows, and reload only after the fold's last output left the array. Fold period
+  ``2R + C + M - 2``; ``gemm_cycles = folds * (2R + C + M - 2) - 1`` (SCALE-Sim).
+* WS, two banks: the loader fills the idle bank while the other computes; a bank is refilled once
+  the fold that used it produced its last output. With ``L_f`` the first load cycle, ``S_f`` the
+  first activation cycle and ``E_f = S_f + M - 1`` the last one of fold ``f``::
+
+      L_0 = 0, L_1 = R, L_f = max(L_{f-1} + R, E_{f-2} + R + C - 1 + P)   (f >= 2)
+      S_f = max(L_f + R, E_{f-1} + 1),  last output of fold f = E_f + R + C - 2 + P
+
+  (``P = pe_latency``; the single-bank case is the same recurrence with ``E_{f-1}``.)
+
+  In steady state the fold period is ``max(M, R, (M + 2R + C - 2 + P) / 2)`` (alternating
+  floor/ceil when odd); large M hides the load completely (period M).
+* OS: stream K operand beats, drain the R accumulated rows, and start the next fold after the
+  last output: fold period ``2R + C + K - 2``, ``gemm_cycles = folds * (2R + C + K - 2) - 1``.
+
+A quantization group (``group_size``, along K) ends a fold early: WS folds never straddle a group
+boundary, so K-folds per group are ``ceil(g / R)``; OS runs one fold per group (T = group length).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from mixforge.errors import ConfigError
 
-__all__ = ["ArraySpec", "Dataflow"]
+__all__ = ["ArraySpec", "Dataflow", "FoldTiming"]
 
 Dataflow = Literal["ws", "os"]
 
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def _check_pos(name: str, v: object) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        raise ConfigError(f"must be a positive integer, not {v!r}", path=name)
+    return v
+
+
+@dataclass(frozen=True)
+class FoldTiming:
+    """Timing of one fold (array tile), in cycles from the GEMM's first input.
+
+    ``load_start`` is the first weight-load cycle (WS) or equals ``stream_start`` (OS);
+    ``stream_start`` the first streamed beat; ``last_output`` the cycle of its last output.
+    """
+
+    load_start: int
+    stream_start: int
+    stream_len: int
+    last_output: int
 
 
 @dataclass(frozen=True)
@@ -27,15 +76,18 @@ class ArraySpec:
     Parameters
     ----------
     rows, cols
-        Array size. WS maps K onto rows and N onto columns (weights stay); OS maps M onto rows and
-        N onto columns (outputs stay).
+        Array size. WS maps K onto rows and N onto columns (weights stay, M streams); OS maps M
+        onto rows and N onto columns (outputs stay, K streams).
     dataflow
         ``"ws"`` (weight-stationary) or ``"os"`` (output-stationary).
     double_buffer
-        WS: a second weight register per PE lets the next fold's weights load while the current
+        WS only: a second weight bank per PE lets the next fold's weights load while the current
         fold computes. Off, the schedule is SCALE-Sim's.
     pe_latency
-        Extra pipeline cycles of one PE's multiply-accumulate beyond one (0 = single-cycle MAC).
+        Extra pipeline cycles of a PE's multiply-accumulate beyond one. Modelled, not generated:
+        it delays every fold's last output (and so the next reload / next OS fold) by this many
+        cycles. :class:`mixforge.hw.array.PEArray` generates single-cycle cells
+        (``pe_latency == 0``), so only that case is measured in Verilator.
     """
 
     rows: int
@@ -45,36 +97,115 @@ class ArraySpec:
     pe_latency: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("rows", "cols"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise ConfigError(f"must be a positive integer, not {v!r}", path=name)
+        _check_pos("rows", self.rows)
+        _check_pos("cols", self.cols)
         if self.dataflow not in ("ws", "os"):
             raise ConfigError(f"must be 'ws' or 'os', not {self.dataflow!r}", path="dataflow")
-        if self.pe_latency < 0:
-            raise ConfigError(f"must be >= 0, not {self.pe_latency}", path="pe_latency")
+        if not isinstance(self.double_buffer, bool):
+            raise ConfigError(f"must be a boolean, not {self.double_buffer!r}",
+                              path="double_buffer")
+        if self.double_buffer and self.dataflow != "ws":
+            raise ConfigError(f"needs the 'ws' dataflow, not {self.dataflow!r}",
+                              path="double_buffer")
+        lat = self.pe_latency
+        if not isinstance(lat, int) or isinstance(lat, bool) or lat < 0:
+            raise ConfigError(f"must be an integer >= 0, not {lat!r}", path="pe_latency")
 
-    def folds(self, m: int, k: int, n: int) -> int:
-        """Number of array tiles (folds) a GEMM M x K x N needs."""
+    # ---- tiling ---------------------------------------------------------------------------
+    def _k_chunks(self, k: int, group_size: int | None) -> list[int]:
+        """Lengths of the K ranges that never straddle a group boundary."""
+        if group_size is None:
+            return [k]
+        g = _check_pos("group_size", group_size)
+        return [min(g, k - s) for s in range(0, k, g)]
+
+    def fold_streams(self, m: int, k: int, n: int, group_size: int | None = None) -> list[int]:
+        """Streamed length T of every fold, in execution order (WS: M each; OS: K or group)."""
+        for name, v in (("M", m), ("K", k), ("N", n)):
+            _check_pos(name, v)
+        chunks = self._k_chunks(k, group_size)
+        n_tiles = _ceil_div(n, self.cols)
         if self.dataflow == "ws":
-            return _ceil_div(k, self.rows) * _ceil_div(n, self.cols)
-        return _ceil_div(m, self.rows) * _ceil_div(n, self.cols)
+            k_folds = sum(_ceil_div(c, self.rows) for c in chunks)
+            return [m] * (k_folds * n_tiles)
+        return chunks * (_ceil_div(m, self.rows) * n_tiles)
 
+    def folds(self, m: int, k: int, n: int, group_size: int | None = None) -> int:
+        """Number of array tiles (folds) a GEMM M x K x N needs."""
+        return len(self.fold_streams(m, k, n, group_size))
+
+    # ---- per-fold timing ------------------------------------------------------------------
     def fold_cycles(self, m: int, k: int, n: int) -> int:
-        """Cycles of one fold when folds run back to back (SCALE-Sim's ``2R + C + T - 2``).
+        """Cycles one fold occupies when folds run back to back without double buffering.
 
-        ``T`` is the streamed dimension: M for WS, K for OS.
+        SCALE-Sim's ``2R + C + T - 2``; ``T`` is the streamed dimension: M for WS, K for OS.
         """
         stream = m if self.dataflow == "ws" else k
         return 2 * self.rows + self.cols + stream - 2 + self.pe_latency
 
-    def gemm_cycles(self, m: int, k: int, n: int) -> int:
+    def fold_latency(self, t: int) -> int:
+        """Cycles from a lone fold's first input to its last output (``T`` = streamed length)."""
+        _check_pos("T", t)
+        return 2 * self.rows + self.cols + t - 3 + self.pe_latency
+
+    def steady_period(self, m: int) -> float:
+        """Mean cycles per fold in steady state for WS stream length ``m`` (or OS ``K``)."""
+        r, c, lat = self.rows, self.cols, self.pe_latency
+        if self.dataflow == "os" or not self.double_buffer:
+            return float(2 * r + c + m - 2 + lat)
+        return float(max(m, r, (m + 2 * r + c - 2 + lat) / 2))
+
+    def schedule(self, m: int, k: int, n: int,
+                 group_size: int | None = None) -> list[FoldTiming]:
+        """Timing of every fold of a GEMM M x K x N (see the module docstring)."""
+        return self._schedule(self.fold_streams(m, k, n, group_size))
+
+    def _schedule(self, streams: list[int]) -> list[FoldTiming]:
+        r, c, lat = self.rows, self.cols, self.pe_latency
+        out: list[FoldTiming] = []
+        if self.dataflow == "os":
+            t = 0
+            for s in streams:
+                out.append(FoldTiming(t, t, s, t + self.fold_latency(s)))
+                t += 2 * r + c + s - 2 + lat
+            return out
+        banks = 2 if self.double_buffer else 1
+        ends: list[int] = []
+        load = stream_start = 0
+        for f, s in enumerate(streams):
+            load = 0 if f == 0 else out[-1].load_start + r
+            if f >= banks:
+                load = max(load, ends[f - banks] + r + c - 1 + lat)
+            stream_start = load + r if f == 0 else max(load + r, ends[-1] + 1)
+            ends.append(stream_start + s - 1)
+            out.append(FoldTiming(load, stream_start, s, ends[-1] + r + c - 2 + lat))
+        return out
+
+    # ---- whole GEMM -----------------------------------------------------------------------
+    def gemm_cycles(self, m: int, k: int, n: int, group_size: int | None = None) -> int:
         """Cycles from the first input to the last output of a GEMM M x K x N.
 
-        Without double buffering this is SCALE-Sim's compute-cycle count
-        ``folds * (2R + C + T - 2) - 1``.
+        Without double buffering (and without groups) this is SCALE-Sim's compute-cycle count
+        ``folds * (2R + C + T - 2) - 1``; O(1) except for double-buffered WS, which follows the
+        recurrence (extrapolated once periodic, so large fold counts stay cheap).
         """
-        for name, v in (("M", m), ("K", k), ("N", n)):
-            if v <= 0:
-                raise ConfigError(f"must be positive, not {v}", path=name)
-        return self.folds(m, k, n) * self.fold_cycles(m, k, n) - 1
+        streams = self.fold_streams(m, k, n, group_size)
+        f = len(streams)
+        if self.dataflow == "os" or not self.double_buffer:
+            return sum(self.fold_cycles(s, s, n) for s in streams) - 1
+        # Double-buffered WS with a constant stream length: the max-plus recurrence is periodic
+        # with period 2 after at most a few folds; extrapolate from a short prefix.
+        head = 12
+        if f <= head + 2:
+            return self._schedule(streams)[-1].last_output
+        sched = self._schedule(streams[: head + 2])
+        two_fold = sched[head + 1].last_output - sched[head - 1].last_output
+        rest = f - (head + 2)
+        base = sched[head + 1].last_output + (rest // 2) * two_fold
+        if rest % 2:
+            base += sched[head].last_output - sched[head - 1].last_output
+        return base
+
+    def ideal_cycles(self, m: int, k: int, n: int) -> int:
+        """``ceil(M*K*N / (R*C))``: every PE busy every cycle."""
+        return math.ceil(m * k * n / (self.rows * self.cols))

@@ -1,0 +1,29 @@
+"""Systolic PE arrays (weight- / output-stationary) and their measured timing.
+
+Pure-Python names (configs, tiling, spec) import without Amaranth; :class:`PEArray` and the
+cell builders load Amaranth on first use, so ``mixforge.hw.array.cli`` stays cheap to import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mixforge.hw.array.config import ArrayConfig, ArrayFile, VerifyPlan, load_array_file
+from mixforge.hw.specs.array import ArraySpec
+
+__all__ = ["ArrayConfig", "ArrayFile", "VerifyPlan", "ArraySpec", "load_array_file",
+           "PEArray", "measure_gemm_cycles", "run_array_tb", "GemmMeasurement", "ArrayRun"]
+
+_LAZY = {"PEArray": "mixforge.hw.array.pe_array",
+         "measure_gemm_cycles": "mixforge.hw.array.measure",
+         "run_array_tb": "mixforge.hw.array.measure",
+         "GemmMeasurement": "mixforge.hw.array.measure",
+         "ArrayRun": "mixforge.hw.array.measure"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

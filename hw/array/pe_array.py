@@ -1,0 +1,269 @@
+"""``PEArray``: an R x C systolic array, weight- or output-stationary, with its own sequencer.
+
+Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
+
+* WS. ``w``: one row of C weight patterns per beat; R beats fill a bank (the first beat ends up
+  in the bottom row R-1, the last in row 0). ``a``: ``data`` = R activation patterns (element
+  i is K-index i of the fold), ``last`` marks the fold's final row. ``o``: one row of C partial
+  sums per streamed activation row, in order (``last`` on a fold's final row).
+* OS. ``x``: ``a`` = R activations (row i = M-index i), ``b`` = C weights (column j = N-index
+  j), ``last`` on the fold's K-th beat. ``o``: after the fold, R rows of C results, row R-1
+  first (``last`` on row 0).
+
+Both dataflows skew their inputs internally (row i / column j delayed i / j cycles) and de-skew
+the outputs, so a whole output row leaves in one beat. ``o`` has no back-pressure.
+
+The sequencer gives exactly the schedule of :class:`mixforge.hw.specs.ArraySpec` when the
+inputs are always valid: WS reloads a bank only once the fold that used it produced its last
+output (with ``double_buffer`` the other bank loads meanwhile); OS accepts a fold's first beat
+only after the previous fold's last output.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from mixforge.errors import ConfigError
+from mixforge.hw.array.cells import (
+    POSIT8_DECODED_BITS,
+    fixed_to_posit8,
+    posit8_decode_packed,
+    posit8_product_decoded,
+    shift_add_product,
+)
+from mixforge.hw.array.config import ArrayConfig
+from mixforge.hw.specs.array import ArraySpec
+
+__all__ = ["PEArray"]
+
+
+class PEArray(wiring.Component):
+    """R x C PE array generated from an :class:`ArrayConfig` (all parameters keyword-only).
+
+    Parameters
+    ----------
+    config
+        Size, dataflow, double buffering, cell type and widths.
+    """
+
+    def __init__(self, *, config: ArrayConfig):
+        if not isinstance(config, ArrayConfig):
+            raise ConfigError(f"must be an ArrayConfig, not {type(config).__name__}",
+                              path="config")
+        self._cfg = config
+        r, c = config.rows, config.cols
+        wl = data.ArrayLayout(unsigned(config.weight_bits), c)
+        al = data.ArrayLayout(unsigned(config.act_bits), r)
+        out_shape = unsigned(8) if config.out_bits == 8 and config.pe == "posit8" else \
+            signed(config.out_bits)
+        out_fields: dict[str, object] = {"data": data.ArrayLayout(out_shape, c), "last": 1}
+        if config.has_nar:
+            out_fields["nar"] = c
+        members: dict[str, object] = {
+            # no back-pressure on the results: a plain valid + payload pair
+            "o": Out(wiring.Signature({"payload": Out(data.StructLayout(out_fields)),
+                                       "valid": Out(1)}))}
+        if config.dataflow == "ws":
+            members["w"] = In(stream.Signature(wl))
+            members["a"] = In(stream.Signature(data.StructLayout({"data": al, "last": 1})))
+        else:
+            members["x"] = In(stream.Signature(data.StructLayout({"a": al, "b": wl,
+                                                                  "last": 1})))
+        super().__init__(members)
+
+    @property
+    def config(self) -> ArrayConfig:
+        return self._cfg
+
+    @property
+    def spec(self) -> ArraySpec:
+        """The timing contract (``gemm_cycles``, ``schedule``) the RTL is verified against."""
+        return self._cfg.spec
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a lone fold's first input to its last output, for stream length 1."""
+        return self.spec.fold_latency(1)
+
+    @property
+    def throughput(self) -> float:
+        """Peak MACs per cycle (R * C)."""
+        return float(self._cfg.rows * self._cfg.cols)
+
+    # ------------------------------------------------------------------------------------
+    def _operand_bits(self, raw_bits: int) -> int:
+        """Width of an operand inside the array (posit8 operands travel decoded)."""
+        return POSIT8_DECODED_BITS if self._cfg.pe == "posit8" else raw_bits
+
+    def _decode(self, m: Module, x: Value, name: str) -> Value:
+        """Edge decoding: once per operand, not once per cell."""
+        if self._cfg.pe == "posit8":
+            return posit8_decode_packed(m, x, name=name)
+        return x
+
+    def _product(self, m: Module, w: Value, a: Value, name: str) -> tuple[Value, Value]:
+        cfg = self._cfg
+        if cfg.pe == "posit8":
+            return posit8_product_decoded(m, a, w, name=name)
+        return shift_add_product(m, w, a, w_bits=cfg.w_bits, a_bits=cfg.a_bits,
+                                 name=name), Signal(name=f"{name}_nonar")
+
+    @staticmethod
+    def _delay(m: Module, sig: Value, n: int, name: str) -> Value:
+        """``sig`` delayed by ``n`` register stages."""
+        for s in range(n):
+            r = Signal.like(sig, name=f"{name}_d{s}") if isinstance(sig, Signal) else \
+                Signal(len(sig), name=f"{name}_d{s}")
+            m.d.sync += r.eq(sig)
+            sig = r
+        return sig
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        if self._cfg.dataflow == "ws":
+            self._elaborate_ws(m)
+        else:
+            self._elaborate_os(m)
+        return m
+
+    def _emit(self, m: Module, cols: list[tuple[Value, Value, Value, Value]]) -> None:
+        """De-skew the per-column outputs (data, nar, valid, last) onto stream ``o``."""
+        c = self._cfg.cols
+        for j, (d, nar, _, _) in enumerate(cols):
+            m.d.comb += self.o.payload.data[j].eq(self._delay(m, d, c - 1 - j, f"o{j}"))
+            if self._cfg.has_nar:
+                m.d.comb += self.o.payload.nar[j].eq(self._delay(m, nar, c - 1 - j, f"on{j}"))
+        m.d.comb += [self.o.valid.eq(cols[-1][2]), self.o.payload.last.eq(cols[-1][3])]
+
+    # ------------------------------------------------------------------------------------
+    def _elaborate_ws(self, m: Module) -> None:
+        cfg = self._cfg
+        r, c = cfg.rows, cfg.cols
+        banks = 2 if cfg.double_buffer else 1
+        wb = self._operand_bits(cfg.weight_bits)
+        wreg = [[[Signal(wb, name=f"w{b}_{i}_{j}") for j in range(c)] for i in range(r)]
+                for b in range(banks)]
+        # ---- sequencer
+        load_bank = Signal(name="load_bank")
+        stream_bank = Signal(name="stream_bank")
+        load_cnt = Signal(range(max(r, 2)), name="load_cnt")
+        full = Signal(banks, name="full")
+        busy = [Signal(range(r + c), name=f"busy{b}") for b in range(banks)]
+        lb_full = Mux(load_bank, full[-1], full[0])
+        lb_busy = Mux(load_bank, busy[-1], busy[0]) != 0
+        m.d.comb += [self.w.ready.eq(~lb_full & ~lb_busy),
+                     self.a.ready.eq(Mux(stream_bank, full[-1], full[0]))]
+        w_fire = self.w.valid & self.w.ready
+        a_fire = self.a.valid & self.a.ready
+        w_dec = [self._decode(m, self.w.payload[j], f"wd{j}") for j in range(c)]
+        for b in range(banks):
+            with m.If(w_fire & (load_bank == b)):
+                for j in range(c):
+                    m.d.sync += wreg[b][0][j].eq(w_dec[j])
+                    for i in range(1, r):
+                        m.d.sync += wreg[b][i][j].eq(wreg[b][i - 1][j])
+            with m.If(a_fire & self.a.payload.last & (stream_bank == b)):
+                m.d.sync += busy[b].eq(r + c - 2)
+            with m.Elif(busy[b] != 0):
+                m.d.sync += busy[b].eq(busy[b] - 1)
+        with m.If(w_fire):
+            with m.If(load_cnt == r - 1):
+                m.d.sync += [load_cnt.eq(0), full.bit_select(load_bank, 1).eq(1)]
+                if banks == 2:
+                    m.d.sync += load_bank.eq(~load_bank)
+            with m.Else():
+                m.d.sync += load_cnt.eq(load_cnt + 1)
+        with m.If(a_fire & self.a.payload.last):
+            m.d.sync += full.bit_select(stream_bank, 1).eq(0)
+            if banks == 2:
+                m.d.sync += stream_bank.eq(~stream_bank)
+        # ---- activation skew: row i delayed i cycles, with valid / last / bank
+        ab = self._operand_bits(cfg.act_bits)
+        left: list[tuple[Value, Value, Value, Value]] = []
+        for i in range(r):
+            a_dec = self._decode(m, self.a.payload.data[i], f"ad{i}")
+            left.append((self._delay(m, a_dec, i, f"sa{i}"),
+                         self._delay(m, a_fire, i, f"sv{i}"),
+                         self._delay(m, self.a.payload.last, i, f"sl{i}"),
+                         self._delay(m, stream_bank, i, f"sb{i}")))
+        # ---- the grid
+        pw = cfg.acc_bits
+        cols_out: list[tuple[Value, Value, Value, Value]] = []
+        up: list[tuple[Value, Value]] = [(Const(0, signed(pw)), Const(0, 1)) for _ in range(c)]
+        for i in range(r):
+            a_in, v_in, l_in, b_in = left[i]
+            for j in range(c):
+                wsel = wreg[0][i][j] if banks == 1 else Mux(b_in, wreg[1][i][j], wreg[0][i][j])
+                prod, pnar = self._product(m, wsel, a_in, f"p{i}_{j}")
+                psum_in, nar_in = up[j]
+                psum = Signal(signed(pw), name=f"s{i}_{j}")
+                nar = Signal(name=f"n{i}_{j}")
+                m.d.comb += [psum.eq(psum_in + prod), nar.eq(nar_in | pnar)]
+                if i < r - 1:
+                    ps_r = Signal(signed(pw), name=f"sr{i}_{j}")
+                    nar_r = Signal(name=f"nr{i}_{j}")
+                    m.d.sync += [ps_r.eq(psum), nar_r.eq(nar)]
+                    up[j] = (ps_r, nar_r)
+                else:
+                    cols_out.append((psum, nar, v_in, l_in))
+                if j < c - 1:  # pass the activation (and its tags) right
+                    regs = (Signal(ab, name=f"ar{i}_{j}"), Signal(name=f"vr{i}_{j}"),
+                            Signal(name=f"lr{i}_{j}"), Signal(name=f"br{i}_{j}"))
+                    m.d.sync += [regs[0].eq(a_in), regs[1].eq(v_in), regs[2].eq(l_in),
+                                 regs[3].eq(b_in)]
+                    a_in, v_in, l_in, b_in = regs
+        self._emit(m, cols_out)
+
+    # ------------------------------------------------------------------------------------
+    def _elaborate_os(self, m: Module) -> None:
+        cfg = self._cfg
+        r, c = cfg.rows, cfg.cols
+        wait = Signal(range(2 * r + c), name="wait")
+        m.d.comb += self.x.ready.eq(wait == 0)
+        fire = self.x.valid & self.x.ready
+        with m.If(fire & self.x.payload.last):
+            m.d.sync += wait.eq(2 * r + c - 2)
+        with m.Elif(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
+        p = self.x.payload
+        left = [(self._delay(m, self._decode(m, p.a[i], f"ad{i}"), i, f"sa{i}"),
+                 self._delay(m, fire, i, f"sv{i}"),
+                 self._delay(m, p.last, i, f"sl{i}")) for i in range(r)]
+        top = [self._delay(m, self._decode(m, p.b[j], f"bd{j}"), j, f"sb{j}") for j in range(c)]
+        aw = cfg.acc_bits
+        acc = [[Signal(signed(aw), name=f"acc{i}_{j}") for j in range(c)] for i in range(r)]
+        accn = [[Signal(name=f"accn{i}_{j}") for j in range(c)] for i in range(r)]
+        drain = [Signal(range(r + 1), name=f"drain{j}") for j in range(c)]
+        cols_out: list[tuple[Value, Value, Value, Value]] = []
+        for i in range(r):
+            a_in, v_in, l_in = left[i]
+            for j in range(c):
+                b_in = top[j]
+                prod, pnar = self._product(m, b_in, a_in, f"p{i}_{j}")
+                with m.If(drain[j] != 0):  # shift the column's results down, zeros in on top
+                    m.d.sync += [acc[i][j].eq(acc[i - 1][j] if i else 0),
+                                 accn[i][j].eq(accn[i - 1][j] if i else 0)]
+                with m.Elif(v_in):
+                    m.d.sync += [acc[i][j].eq(acc[i][j] + prod), accn[i][j].eq(accn[i][j] | pnar)]
+                if i < r - 1:
+                    b_r = Signal(self._operand_bits(cfg.weight_bits), name=f"br{i}_{j}")
+                    m.d.sync += b_r.eq(b_in)
+                    top[j] = b_r
+                else:
+                    with m.If(v_in & l_in):
+                        m.d.sync += drain[j].eq(r)
+                    with m.Elif(drain[j] != 0):
+                        m.d.sync += drain[j].eq(drain[j] - 1)
+                    res: Value = acc[i][j]
+                    if cfg.pe == "posit8":
+                        res = fixed_to_posit8(m, acc[i][j], accn[i][j], name=f"rnd{j}")
+                    cols_out.append((res, accn[i][j], drain[j] != 0, drain[j] == 1))
+                if j < c - 1:
+                    regs = (Signal(self._operand_bits(cfg.act_bits), name=f"ar{i}_{j}"),
+                            Signal(name=f"vr{i}_{j}"),
+                            Signal(name=f"lr{i}_{j}"))
+                    m.d.sync += [regs[0].eq(a_in), regs[1].eq(v_in), regs[2].eq(l_in)]
+                    a_in, v_in, l_in = regs
+        self._emit(m, cols_out)

@@ -1,0 +1,110 @@
+"""How a GEMM is cut into array folds and packed into the array's stream beats (pure Python).
+
+The cocotb driver (``tests/hw/tb_array.py``) sends these beats; the monitor maps output rows
+back with :attr:`Fold.out_rows`. Edge tiles are zero-padded (pattern 0 is zero in every cell
+format); folds never straddle a quantization group, and each fold's outputs are added into the
+sum of its group, so the result is the per-group sum of :func:`reference.group_psums`.
+
+Payload bit layouts (``amaranth.lib.data`` packs fields LSB first, in declaration order):
+
+* WS ``w``: C weights, element j at ``[j*wb, (j+1)*wb)``.
+* WS ``a``: R activations (``[i*ab, ...)``), then ``last``.
+* OS ``x``: R activations, C weights, ``last``.
+* ``o``: C outputs of ``out_bits`` each, ``last``, then (posit8 WS) C NaR flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mixforge.hw.array.config import ArrayConfig
+
+__all__ = ["Fold", "plan_gemm", "pack", "unpack_output"]
+
+
+@dataclass
+class Fold:
+    """One array tile: its input beats and where its output rows go.
+
+    ``out_rows[r]`` is the M index of the r-th output row (None for padding rows), and outputs
+    land in columns ``n0 .. n0 + C`` of group ``group``.
+    """
+
+    group: int
+    n0: int
+    w_beats: list[int] = field(default_factory=list)   # WS only
+    x_beats: list[int] = field(default_factory=list)   # WS: a beats; OS: x beats
+    out_rows: list[int | None] = field(default_factory=list)
+
+
+def pack(values: NDArray[np.integer] | list[int], width: int) -> int:
+    """Pack ``values`` (element 0 in the LSBs) into one integer of ``len * width`` bits."""
+    word, mask = 0, (1 << width) - 1
+    for i, v in enumerate(np.asarray(values).tolist()):
+        word |= (int(v) & mask) << (i * width)
+    return word
+
+
+def _pad(block: NDArray[np.integer], shape: tuple[int, int]) -> NDArray[np.int64]:
+    out = np.zeros(shape, np.int64)
+    out[: block.shape[0], : block.shape[1]] = block
+    return out
+
+
+def plan_gemm(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+              group_size: int | None = None) -> list[Fold]:
+    """Folds of ``A (M x K) @ W (K x N)`` in execution order (beats already packed)."""
+    m_dim, k_dim = a.shape
+    n_dim = w.shape[1]
+    r, c = cfg.rows, cfg.cols
+    ab, wb = cfg.act_bits, cfg.weight_bits
+    g = k_dim if group_size is None else group_size
+    folds: list[Fold] = []
+    if cfg.dataflow == "ws":
+        for n0 in range(0, n_dim, c):
+            for gi, gs in enumerate(range(0, k_dim, g)):
+                ge = min(gs + g, k_dim)
+                for k0 in range(gs, ge, r):
+                    k1 = min(k0 + r, ge)
+                    wt = _pad(w[k0:k1, n0:n0 + c], (r, c))
+                    at = _pad(a[:, k0:k1], (m_dim, r))
+                    f = Fold(group=gi, n0=n0)
+                    # the first beat shifts down to the bottom row: send row R-1 first
+                    f.w_beats = [pack(wt[i], wb) for i in range(r - 1, -1, -1)]
+                    f.x_beats = [pack(at[mi], ab) | (int(mi == m_dim - 1) << (r * ab))
+                                 for mi in range(m_dim)]
+                    f.out_rows = list(range(m_dim))
+                    folds.append(f)
+        return folds
+    for m0 in range(0, m_dim, r):
+        for n0 in range(0, n_dim, c):
+            for gi, gs in enumerate(range(0, k_dim, g)):
+                ge = min(gs + g, k_dim)
+                at = _pad(a[m0:m0 + r, gs:ge], (r, ge - gs))
+                wt = _pad(w[gs:ge, n0:n0 + c], (ge - gs, c))
+                f = Fold(group=gi, n0=n0)
+                for kk in range(ge - gs):
+                    f.x_beats.append(pack(at[:, kk], ab) | (pack(wt[kk], wb) << (r * ab))
+                                     | (int(kk == ge - gs - 1) << (r * ab + c * wb)))
+                f.out_rows = [m0 + i if m0 + i < m_dim else None for i in range(r - 1, -1, -1)]
+                folds.append(f)
+    return folds
+
+
+def unpack_output(cfg: ArrayConfig, word: int) -> tuple[list[int], bool, list[bool]]:
+    """``o`` payload -> (C output values, last, C NaR flags); values signed unless posit8 OS."""
+    c, ob = cfg.cols, cfg.out_bits
+    signed = not (cfg.pe == "posit8" and cfg.dataflow == "os")
+    vals = []
+    for j in range(c):
+        v = (word >> (j * ob)) & ((1 << ob) - 1)
+        if signed and v >> (ob - 1):
+            v -= 1 << ob
+        vals.append(v)
+    last = bool((word >> (c * ob)) & 1)
+    nar = [bool((word >> (c * ob + 1 + j)) & 1) for j in range(c)] if cfg.has_nar else \
+        [False] * c
+    return vals, last, nar

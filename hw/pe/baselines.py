@@ -1,0 +1,174 @@
+"""Dequantize-first baselines: what an accelerator without mpGEMM support builds.
+
+* :class:`DequantFirstPE` (W(k)A8): every k-bit weight becomes INT8 in the main loop,
+  ``w8 = sat_int8((w - z) * sm)``, then a full INT8 x INT8 multiplier and an int32 accumulator;
+  one float16 tensor scale at readout. Function: ``mixforge.models.pe.dequant_first_pe``.
+* :class:`FP16MacPE` (W(k)A16): every weight becomes FP16, ``wf = fp16(s * (w - z))``, then an
+  FP16 x FP16 multiplier into an exact accumulator. Function: ``models.pe.fp16_mac_pe``.
+
+Both use ``*`` (Yosys ``$mul``) on purpose: they are the multiplier designs the shift-and-add PE
+is compared with. Stream ports and stall behaviour as :class:`~mixforge.hw.pe.ShiftAddPE`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from mixforge.hw.pe.arith import enabled_stage, round_to_float
+from mixforge.hw.pe.specs import DequantFirstSpec, FP16MacSpec
+from mixforge.models.pe import DQ_ACC_BITS, FP16MAC_ACC_BITS, FP16MAC_ACC_LSB
+
+__all__ = ["DequantFirstPE", "FP16MacPE", "dequant_first_layout", "fp16_mac_layout"]
+
+
+def dequant_first_layout(spec: DequantFirstSpec) -> data.StructLayout:
+    """Payload: weight, int8 activation, uint8 scale multiplier, int8 zero, fp16 tensor scale."""
+    return data.StructLayout({"w": spec.k, "a": 8, "sm": 8, "zero": 8, "tscale": 16, "last": 1})
+
+
+def fp16_mac_layout(spec: FP16MacSpec) -> data.StructLayout:
+    """Payload: weight, fp16 activation, fp16 group scale, int8 zero point, last."""
+    return data.StructLayout({"w": spec.k, "a": 16, "scale": 16, "zero": 8, "last": 1})
+
+
+class _Stream(wiring.Component):
+    def __init__(self, spec: object, layout: data.StructLayout, out: str) -> None:
+        self._spec = spec
+        super().__init__({"i": In(stream.Signature(layout)),
+                          "o": Out(stream.Signature(32 if out == "float32" else 16))})
+
+    @property
+    def spec(self) -> object:
+        return self._spec
+
+    @property
+    def latency(self) -> int:
+        return int(self._spec.latency)  # type: ignore[attr-defined]
+
+    @property
+    def throughput(self) -> float:
+        return float(self._spec.throughput)  # type: ignore[attr-defined]
+
+    def _adv(self, m: Module) -> Signal:
+        adv = Signal()
+        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        return adv
+
+
+def _fp16_sig_shift(x: Value) -> tuple[Value, Value]:
+    """FP16 pattern -> (11-bit significand, left shift to the 2**-24 grid)."""
+    e = x[10:15]
+    return Cat(x[:10], e != 0), Mux(e == 0, 0, e - 1).as_unsigned()[:5]
+
+
+def _split(core: Module, readout: Module) -> Module:
+    """Per-product datapath and readout as two Verilog modules (area reported per module)."""
+    top = Module()
+    top.submodules.core = core
+    top.submodules.readout = readout
+    return top
+
+
+class DequantFirstPE(_Stream):
+    """W(k)A8 dequantize-first PE with INT8 x INT8 multiplier (parameters: ``k``, ``out``)."""
+
+    def __init__(self, *, spec: DequantFirstSpec | None = None, **params: object):
+        sp = spec if spec is not None else DequantFirstSpec(**params)
+        super().__init__(sp, dequant_first_layout(sp), sp.out)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        sp: DequantFirstSpec = self._spec
+        adv = self._adv(m)
+        pl = self.i.payload
+        v = [Signal(name=f"v{i}") for i in range(5)]
+        last = [Signal(name=f"last{i}") for i in range(4)]
+        ts = [Signal(16, name=f"ts{i}") for i in range(4)]
+        d1, sm1, a1 = Signal(signed(10), name="d1"), Signal(8, name="sm1"), Signal(signed(8),
+                                                                                  name="a1")
+        w8, a2 = Signal(signed(8), name="w8"), Signal(signed(8), name="a2")
+        p3 = Signal(signed(16), name="p3")
+        acc, r4 = Signal(signed(DQ_ACC_BITS), name="acc"), Signal(signed(DQ_ACC_BITS), name="r4")
+        t = Signal(signed(18), name="t")
+        m.d.comb += t.eq(d1 * sm1)
+        with m.If(adv):
+            m.d.sync += [v[0].eq(self.i.valid), d1.eq(pl.w.as_signed() - pl.zero.as_signed()),
+                         sm1.eq(pl.sm), a1.eq(pl.a), last[0].eq(pl.last), ts[0].eq(pl.tscale),
+                         v[1].eq(v[0]), w8.eq(Mux(t > 127, 127, Mux(t < -128, -128, t))),
+                         a2.eq(a1), last[1].eq(last[0]), ts[1].eq(ts[0]),
+                         v[2].eq(v[1]), p3.eq(w8 * a2), last[2].eq(last[1]), ts[2].eq(ts[1]),
+                         v[3].eq(v[2] & last[2])]
+            with m.If(v[2]):
+                m.d.sync += [ts[3].eq(ts[2])]
+                with m.If(last[2]):
+                    m.d.sync += [r4.eq(acc + p3), acc.eq(0)]
+                with m.Else():
+                    m.d.sync += acc.eq(acc + p3)
+        core, m = m, Module()  # readout (tensor scale + rounding) as its own Verilog module
+        sig, sh = _fp16_sig_shift(ts[3])
+        x = Signal(signed(DQ_ACC_BITS + 12 + 31), name="scaled")
+        m.d.comb += x.eq(Mux(ts[3][15], -(sig * r4), sig * r4) << sh)
+        rounded = round_to_float(m, x, lsb=-24, fmt=sp.out, nan=ts[3][10:15] == 0x1F, name="rd",
+                                 stage=enabled_stage(m, adv))
+        with m.If(adv):
+            m.d.sync += [v[4].eq(v[3]), self.o.valid.eq(v[4]), self.o.payload.eq(rounded)]
+        return _split(core, m)
+
+
+class FP16MacPE(_Stream):
+    """W(k)A16 dequantize-first FP16 x FP16 MAC (parameters: ``k``, ``out``)."""
+
+    def __init__(self, *, spec: FP16MacSpec | None = None, **params: object):
+        sp = spec if spec is not None else FP16MacSpec(**params)
+        super().__init__(sp, fp16_mac_layout(sp), sp.out)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        sp: FP16MacSpec = self._spec
+        adv = self._adv(m)
+        pl = self.i.payload
+        v = [Signal(name=f"v{i}") for i in range(5)]
+        last = [Signal(name=f"last{i}") for i in range(3)]
+        bad = [Signal(name=f"bad{i}") for i in range(3)]
+        # stage 1: s * (w - z) exactly, on the 2**-24 grid
+        s_sig, s_sh = _fp16_sig_shift(pl.scale)
+        d = Signal(signed(10), name="wz")
+        m.d.comb += d.eq(pl.w.as_signed() - pl.zero.as_signed())
+        x1, a1 = Signal(signed(52), name="x1"), Signal(16, name="a1")
+        # stage 2: round to fp16 (the dequantised weight)
+        x_mag = Signal(signed(52), name="x_mag")
+        m.d.comb += x_mag.eq((s_sig * d) << s_sh)
+        wf = round_to_float(m, x1, lsb=-24, fmt="float16", name="wq")
+        wf2, a2 = Signal(16, name="wf2"), Signal(16, name="a2")
+        # stage 3: fp16 x fp16 product and exponent sum
+        w_sig, w_sh = _fp16_sig_shift(wf2)
+        a_sig, a_sh = _fp16_sig_shift(a2)
+        p3, sh3, n3 = Signal(22, name="p3"), Signal(6, name="sh3"), Signal(name="n3")
+        # stage 4: exact accumulation
+        acc = Signal(signed(FP16MAC_ACC_BITS), name="acc")
+        r4 = Signal(signed(FP16MAC_ACC_BITS), name="r4")
+        nan, rn4 = Signal(name="acc_nan"), Signal(name="rn4")
+        term = Signal(signed(FP16MAC_ACC_BITS), name="term")
+        m.d.comb += term.eq(Mux(n3, -(p3 << sh3), p3 << sh3))
+        with m.If(adv):
+            m.d.sync += [v[0].eq(self.i.valid), x1.eq(Mux(pl.scale[15], -x_mag, x_mag)),
+                         a1.eq(pl.a), last[0].eq(pl.last), bad[0].eq(pl.scale[10:15] == 0x1F),
+                         v[1].eq(v[0]), wf2.eq(wf), a2.eq(a1), last[1].eq(last[0]),
+                         bad[1].eq(bad[0] | (a1[10:15] == 0x1F)),
+                         v[2].eq(v[1]), p3.eq(w_sig * a_sig), sh3.eq(w_sh + a_sh),
+                         n3.eq(wf2[15] ^ a2[15]), last[2].eq(last[1]),
+                         bad[2].eq(bad[1] | (wf2[10:15] == 0x1F)),
+                         v[3].eq(v[2] & last[2])]
+            with m.If(v[2]):
+                with m.If(last[2]):
+                    m.d.sync += [r4.eq(acc + term), rn4.eq(nan | bad[2]), acc.eq(0), nan.eq(0)]
+                with m.Else():
+                    m.d.sync += [acc.eq(acc + term), nan.eq(nan | bad[2])]
+        core, m = m, Module()  # readout (rounding) as its own Verilog module
+        rounded = round_to_float(m, r4, lsb=FP16MAC_ACC_LSB, fmt=sp.out, nan=rn4, name="rd",
+                                 stage=enabled_stage(m, adv))
+        with m.If(adv):
+            m.d.sync += [v[4].eq(v[3]), self.o.valid.eq(v[4]), self.o.payload.eq(rounded)]
+        return _split(core, m)

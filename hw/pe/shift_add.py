@@ -1,0 +1,160 @@
+"""ShiftAddPE: the MixPE processing element (shift-and-add products, one dequant per group)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from mixforge.hw.pe.arith import (
+    enabled_stage,
+    fp16_to_fixed,
+    round_to_float,
+    shift_add_product,
+    ternary_product,
+)
+from mixforge.hw.pe.specs import ShiftAddSpec
+from mixforge.models.pe import shift_add_arith
+
+__all__ = ["ShiftAddPE", "shift_add_layout"]
+
+
+def shift_add_layout(spec: ShiftAddSpec) -> data.StructLayout:
+    """Input payload: weight code, activation, group scale (fp16), zero point (int8), last."""
+    return data.StructLayout({"w": spec.k, "a": 8 if spec.act == "int8" else 16,
+                              "scale": 16, "zero": 8, "last": 1})
+
+
+class ShiftAddPE(wiring.Component):
+    """k-bit integer weight x INT8/FP16 activation PE without any multiplier.
+
+    Ports: ``i`` (stream in, payload :func:`shift_add_layout`), ``o`` (stream out, one
+    ``out``-format pattern per sequence). Function: ``mixforge.models.pe.shift_add_pe`` - a
+    group closes after ``group`` products or at ``last`` and uses the scale/zero point given with
+    its final element; the output appears ``latency`` cycles after ``last`` is accepted.
+
+    Pipeline: (1) shift-and-add product ``sum w_i (a << i)`` [fp16: of the significand, then
+    shifted by the exponent]; (2) group sums of ``w*a`` and ``a``; (3) zero point
+    ``P = sum(wa) - z*sum(a)`` by shift-and-add; (4) ``m_s * P`` by shift-and-add over the
+    11-bit scale significand; (5) exponent shift + exact accumulate; (6-7) one rounding into
+    ``out`` (normalise, then round). All stages stall together when the output is held
+    (``o.ready`` low).
+
+    Parameters (keyword-only): ``k`` in {2, 3, 4, 8}, ``act`` ``int8``/``fp16``, ``group``
+    1..4096, ``out`` ``float32``/``float16``, ``ternary`` (k = 2); or ``spec=ShiftAddSpec``.
+    """
+
+    def __init__(self, *, spec: ShiftAddSpec | None = None, **params: object):
+        self._spec = spec if spec is not None else ShiftAddSpec(**params)
+        ow = 32 if self._spec.out == "float32" else 16
+        super().__init__({"i": In(stream.Signature(shift_add_layout(self._spec))),
+                          "o": Out(stream.Signature(ow))})
+
+    @property
+    def spec(self) -> ShiftAddSpec:
+        return self._spec
+
+    @property
+    def latency(self) -> int:
+        return self._spec.latency
+
+    @property
+    def throughput(self) -> float:
+        return self._spec.throughput
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        sp = self._spec
+        ar = shift_add_arith(k=sp.k, act=sp.act, group=sp.group)
+        adv = Signal()
+        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        # per-product datapath (an array cell) | once-per-group dequant + readout (shareable)
+        core, deq = Module(), Module()
+        pl = self.i.payload
+        take = self.i.valid & adv
+
+        # stage 1: product by shifted partial products, group counter
+        if sp.act == "int8":
+            afx, bad_a = pl.a.as_signed(), 0
+            sig = afx
+        else:
+            afx, bad_a = fp16_to_fixed(core, pl.a, name="afx")
+            mag = Cat(pl.a[:10], pl.a[10:15] != 0)
+            sig = Mux(pl.a[15], -mag, mag)
+        prod_sig = ternary_product(pl.w, sig) if sp.ternary else shift_add_product(pl.w, sig)
+        if sp.act == "fp16":
+            exp_sh = Mux(pl.a[10:15] == 0, 0, pl.a[10:15] - 1).as_unsigned()[:5]
+            prod = (prod_sig << exp_sh)
+        else:
+            prod = prod_sig
+        cnt = Signal(range(max(sp.group, 2)), name="grp_cnt")
+        gend = (cnt == sp.group - 1) | pl.last
+        v1, p1 = Signal(name="v1"), Signal(signed(ar.prod), name="p1")
+        a1 = Signal(signed(ar.act), name="a1")
+        s1, z1, l1, g1, b1 = (Signal(16, name="s1"), Signal(8, name="z1"), Signal(name="l1"),
+                              Signal(name="g1"), Signal(name="b1"))
+        with core.If(adv):
+            core.d.sync += [v1.eq(self.i.valid), p1.eq(prod), a1.eq(afx), s1.eq(pl.scale),
+                         z1.eq(pl.zero), l1.eq(pl.last), g1.eq(gend), b1.eq(bad_a)]
+        with core.If(take):
+            core.d.sync += cnt.eq(Mux(gend, 0, cnt + 1))
+
+        # stage 2: group accumulation of w*a and a
+        swa, sa = Signal(signed(ar.group_sum), name="swa"), Signal(signed(ar.act_sum), name="sa")
+        gbad = Signal(name="gbad")
+        v2, l2, b2 = Signal(name="v2"), Signal(name="l2"), Signal(name="b2")
+        g_wa, g_a = Signal(signed(ar.group_sum), name="g_wa"), Signal(signed(ar.act_sum),
+                                                                      name="g_a")
+        s2, z2 = Signal(16, name="s2"), Signal(8, name="z2")
+        nwa, na = swa + p1, sa + a1
+        with core.If(adv):
+            core.d.sync += v2.eq(v1 & g1)
+            with core.If(v1):
+                with core.If(g1):
+                    core.d.sync += [g_wa.eq(nwa), g_a.eq(na), s2.eq(s1), z2.eq(z1), l2.eq(l1),
+                                 b2.eq(gbad | b1 | (s1[10:15] == 0x1F)),
+                                 swa.eq(0), sa.eq(0), gbad.eq(0)]
+                with core.Else():
+                    core.d.sync += [swa.eq(nwa), sa.eq(na), gbad.eq(gbad | b1)]
+
+        # stage 3: zero point, P = sum(w*a) - z * sum(a)
+        v3, l3, b3 = Signal(name="v3"), Signal(name="l3"), Signal(name="b3")
+        p3, s3 = Signal(signed(ar.diff), name="p3"), Signal(16, name="s3")
+        with deq.If(adv):
+            deq.d.sync += [v3.eq(v2), l3.eq(l2), b3.eq(b2), s3.eq(s2),
+                         p3.eq(g_wa - shift_add_product(z2, g_a))]
+
+        # stage 4: scale significand x P by shifted adds
+        ms = s3[:10] | ((s3[10:15] != 0) << 10)
+        v4, l4, b4, n4 = Signal(name="v4"), Signal(name="l4"), Signal(name="b4"), Signal(name="n4")
+        d4 = Signal(signed(ar.diff + 12), name="d4")
+        sh4 = Signal(5, name="sh4")
+        with deq.If(adv):
+            deq.d.sync += [v4.eq(v3), l4.eq(l3), b4.eq(b3), n4.eq(s3[15]),
+                         d4.eq(shift_add_product(ms, p3, w_signed=False)),
+                         sh4.eq(Mux(s3[10:15] == 0, 0, s3[10:15] - 1).as_unsigned()[:5])]
+
+        # stage 5: exponent shift, exact accumulation, close the sequence at last
+        acc, nan = Signal(signed(ar.acc), name="acc"), Signal(name="acc_nan")
+        term = Signal(signed(ar.dequant), name="term")
+        deq.d.comb += term.eq(Mux(n4, -d4, d4) << sh4)
+        acc_next = Signal(signed(ar.acc), name="acc_next")
+        deq.d.comb += acc_next.eq(acc + term)
+        v5, r5, rn5 = Signal(name="v5"), Signal(signed(ar.acc), name="r5"), Signal(name="rn5")
+        with deq.If(adv):
+            deq.d.sync += v5.eq(v4 & l4)
+            with deq.If(v4):
+                with deq.If(l4):
+                    deq.d.sync += [r5.eq(acc_next), rn5.eq(nan | b4), acc.eq(0), nan.eq(0)]
+                with deq.Else():
+                    deq.d.sync += [acc.eq(acc_next), nan.eq(nan | b4)]
+
+        # stage 6-7: one rounding into the output format (normalise | round)
+        v6 = Signal(name="v6")
+        rounded = round_to_float(deq, r5, lsb=ar.acc_lsb, fmt=sp.out, nan=rn5, name="rd",
+                                 stage=enabled_stage(deq, adv))
+        with deq.If(adv):
+            deq.d.sync += [v6.eq(v5), self.o.valid.eq(v6), self.o.payload.eq(rounded)]
+        m.submodules.core = core
+        m.submodules.dequant = deq
+        return m

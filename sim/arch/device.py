@@ -1,0 +1,92 @@
+"""The whole device (xPU + HBM + optional PIM + energy table) and its YAML loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixforge.config import from_dict, load_yaml, to_dict
+from mixforge.errors import ConfigError
+from mixforge.sim.arch.hbm import HBM_PRESETS, HbmConfig
+from mixforge.sim.arch.pim import PimConfig
+from mixforge.sim.arch.xpu import XpuConfig
+from mixforge.sim.cost.tables import EnergyConfig
+
+__all__ = ["ArchConfig", "load_arch", "arch_from_dict"]
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """A simulated device.
+
+    Parameters
+    ----------
+    name
+        Label used in reports.
+    xpu
+        The compute die.
+    hbm
+        The memory system (``hbm: {preset: hbm3, ...}`` in YAML starts from a preset).
+    pim
+        Optional PIM units (Duplex logic-PIM or bank-PIM).
+    energy
+        Energy-per-action table parameters.
+    """
+
+    name: str
+    xpu: XpuConfig
+    hbm: HbmConfig
+    pim: PimConfig | None = None
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
+
+    def __post_init__(self) -> None:
+        if self.pim is not None:
+            try:
+                self.pim.check_hbm(self.hbm)
+            except ConfigError as exc:
+                raise ConfigError(exc.detail, path=f"pim.{exc.path}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _resolve_presets(data: dict[str, Any], file: str | None) -> dict[str, Any]:
+    hbm = data.get("hbm")
+    if isinstance(hbm, dict) and "preset" in hbm:
+        over = dict(hbm)
+        name = over.pop("preset")
+        if name not in HBM_PRESETS:
+            raise ConfigError(f"unknown preset {name!r} (known: {', '.join(HBM_PRESETS)})",
+                              file=file, path="hbm.preset")
+        base = to_dict(HBM_PRESETS[name])
+        if "source" not in over:
+            base["source"] = f"preset {name}: {base['source']}"
+        data = {**data, "hbm": _merge(base, over)}
+    return data
+
+
+def arch_from_dict(data: dict[str, Any], *, file: str | None = None) -> ArchConfig:
+    """Build an :class:`ArchConfig` from a mapping (``schema_version`` already removed)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"must be a mapping, not {data!r}", file=file)
+    return from_dict(ArchConfig, _resolve_presets(data, file), file=file)
+
+
+def load_arch(path: str | Path) -> ArchConfig:
+    """Load a hardware YAML file (``schema_version: 1``).
+
+    Raises ``ConfigError`` naming the file and dotted path for unknown keys, wrong types, and
+    hardware that cannot work (SRAM below one tile, a format the PE does not support, zero
+    bandwidth, tRFC >= tREFI, ...).
+    """
+    file = str(path)
+    data = load_yaml(path)
+    return arch_from_dict(data, file=file)

@@ -1,0 +1,102 @@
+"""Processing-in-memory units: Duplex-style logic-PIM on the HBM logic die, or in-die bank-PIM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mixforge.errors import ConfigError
+from mixforge.sim.arch.hbm import HbmConfig
+from mixforge.sim.arch.pe import PeMode
+
+__all__ = ["PimConfig"]
+
+
+@dataclass(frozen=True)
+class PimConfig:
+    """PIM units attached to every pseudo-channel.
+
+    Parameters
+    ----------
+    kind
+        ``"logic"``: units on the HBM logic die fed through extra TSVs from one bank bundle at a
+        time (Duplex); ``"bank"``: a unit next to each bank inside the DRAM die (for comparison).
+    units_per_pc, lanes, freq_hz
+        MAC units per pseudo-channel, MACs per unit per cycle, clock.
+    modes
+        (weight, activation) formats the units execute; ``lanes`` of a mode multiplies ``lanes``.
+    buffer_bytes
+        Operand buffer of one unit (activations of a GEMV must fit per K-chunk).
+    bundles_per_pc
+        Logic-PIM: the banks of a pc form this many bundles; the banks of one bundle are read in
+        parallel (Duplex: 16 banks -> 2 bundles of 8), and the xPU can use the other bundle.
+    tsv_bw_multiplier
+        Logic-PIM: TSV bandwidth per pc as a multiple of the pc's pin bandwidth (Duplex: 4).
+    vector_lanes
+        Softmax / activation operations per unit per cycle.
+    opb_threshold
+        Dispatch: ops below this many FLOP per DRAM byte run on PIM (Duplex: MoE and attention).
+    static_w
+        Static power of all PIM units, in watts.
+    """
+
+    kind: Literal["logic", "bank"]
+    units_per_pc: int
+    lanes: int
+    freq_hz: float
+    modes: tuple[PeMode, ...]
+    buffer_bytes: int = 65536
+    bundles_per_pc: int = 2
+    tsv_bw_multiplier: float = 4.0
+    vector_lanes: int = 16
+    opb_threshold: float = 32.0
+    static_w: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("units_per_pc", "lanes", "freq_hz", "buffer_bytes", "bundles_per_pc",
+                     "tsv_bw_multiplier", "vector_lanes", "opb_threshold"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not v > 0:
+                raise ConfigError(f"must be positive, not {v!r}", path=name)
+        if not self.modes:
+            raise ConfigError("must list at least one mode", path="modes")
+
+    def check_hbm(self, hbm: HbmConfig) -> None:
+        """Raise ``ConfigError`` when the PIM organisation does not fit the HBM's."""
+        if self.kind == "logic" and hbm.banks_per_pc % self.bundles_per_pc:
+            raise ConfigError(f"{hbm.banks_per_pc} banks per pseudo-channel cannot form "
+                              f"{self.bundles_per_pc} equal bundles", path="bundles_per_pc")
+
+    def banks_in_parallel(self, hbm: HbmConfig) -> int:
+        """Banks one PIM access reads at once (a bundle, or every bank for bank-PIM)."""
+        if self.kind == "logic":
+            return hbm.banks_per_pc // self.bundles_per_pc
+        return hbm.banks_per_pc
+
+    def pc_bw_bytes_per_s(self, hbm: HbmConfig) -> float:
+        """Streaming read bandwidth of one pc into its PIM units.
+
+        Each bank of the bundle delivers one burst per tCCD_L (consecutive reads in one bank
+        group); logic-PIM is further capped by its TSVs. With Duplex's numbers (8 banks, tCCD_L =
+        2 tCCD_S = 2 bursts) the bundle gives 4x the pin bandwidth, and so do the TSVs.
+        """
+        t = hbm.timing
+        t_col_ns = max(t.t_ccd_l_ns, hbm.t_burst_ns)
+        banks_bw = self.banks_in_parallel(hbm) * hbm.burst_bytes / (t_col_ns * 1e-9)
+        if self.kind == "logic":
+            return min(banks_bw, self.tsv_bw_multiplier * hbm.pc_bw_bytes_per_s)
+        return banks_bw
+
+    def bw_bytes_per_s(self, hbm: HbmConfig) -> float:
+        return hbm.n_pcs * self.pc_bw_bytes_per_s(hbm)
+
+    def lanes_for(self, w: str, a: str) -> int | None:
+        """MACs per unit per cycle in mode ``(w, a)``, ``None`` when the units lack that mode."""
+        for mode in self.modes:
+            if mode.w == w and mode.a == a:
+                return self.lanes * mode.lanes
+        return None
+
+    def peak_macs_per_s(self, hbm: HbmConfig, w: str, a: str) -> float:
+        lanes = self.lanes_for(w, a) or 0
+        return hbm.n_pcs * self.units_per_pc * lanes * self.freq_hz

@@ -1,0 +1,108 @@
+"""``mixforge sim op``: simulate one operator on a hardware YAML, print a breakdown, write JSON.
+
+Only argparse wiring is imported at module import time; the simulator loads in the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register", "cmd_op"]
+
+
+def register(subparsers: dict[str, Any]) -> None:
+    """Add ``op`` under the ``mixforge sim`` command."""
+    p = subparsers["sim"].add_parser(
+        "op", help="simulate one GEMM on a hardware description",
+        description="Simulate one GEMM M x K x N on the device described by --hw and print "
+                    "where the time and energy go.")
+    p.add_argument("--hw", required=True, metavar="YAML", help="hardware description")
+    p.add_argument("--gemm", required=True, metavar="M,K,N", help="GEMM shape, e.g. 512,1024,1024")
+    p.add_argument("--formats", default=None, metavar="w=FMT,a=FMT",
+                   help="operand formats (w=int4,a=int8, or w4,a8 / w4,a16 = FP16 activations); "
+                        "default: the PE's first mode")
+    p.add_argument("--batch", type=int, default=1, help="independent GEMMs (own weights each)")
+    p.add_argument("--group-size", type=int, default=0, help="weight quantization group along K")
+    p.add_argument("--unit", choices=("xpu", "pim"), default=None,
+                   help="force the unit (default: the Op/B dispatch policy)")
+    p.add_argument("--json", metavar="OUT", help="write the result as JSON")
+    p.set_defaults(func=cmd_op)
+
+
+def _parse_gemm(text: str) -> tuple[int, int, int]:
+    from mixforge.errors import ConfigError
+
+    try:
+        m, k, n = (int(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"must be three integers M,K,N, not {text!r}", path="--gemm") from None
+    return m, k, n
+
+
+def _parse_formats(text: str | None, default: tuple[str, str]) -> tuple[str, str]:
+    from mixforge.errors import ConfigError
+
+    w, a = default
+    if not text:
+        return w, a
+    for item in text.split(","):
+        item = item.strip()
+        if "=" in item:
+            key, val = item.split("=", 1)
+        elif item[:1] in ("w", "a") and item[1:].isdigit():
+            # W4A8 shorthand: integers, except 16 bits, which means FP16 (W4A16 convention)
+            key, val = item[0], "float16" if item[1:] == "16" else f"int{item[1:]}"
+        else:
+            raise ConfigError(f"expected w=FMT or a=FMT, not {item!r}", path="--formats")
+        if key.strip() == "w":
+            w = val.strip()
+        elif key.strip() == "a":
+            a = val.strip()
+        else:
+            raise ConfigError(f"unknown operand {key!r} (use w or a)", path="--formats")
+    return w, a
+
+
+def cmd_op(args: argparse.Namespace) -> int:
+    """Handler of ``mixforge sim op``; library errors propagate to ``cli.main`` (exit 2)."""
+    import json
+    from pathlib import Path
+
+    from mixforge.sim.arch import load_arch
+    from mixforge.sim.engine.simulator import Simulator
+    from mixforge.sim.mapping.ops import Gemm
+
+    arch = load_arch(args.hw)
+    m, k, n = _parse_gemm(args.gemm)
+    first = arch.xpu.pe.modes[0]
+    w, a = _parse_formats(args.formats, (first.w, first.a))
+    op = Gemm(m=m, k=k, n=n, batch=args.batch, w=w, a=a, group_size=args.group_size,
+              shared_b=args.batch == 1, name=f"gemm {m}x{k}x{n}")
+    sim = Simulator(arch)
+    res = sim.run_op(op, args.unit)
+    out = res.as_dict()
+    out["hw"] = arch.name
+    print(f"{op.name} on {arch.name} ({res.unit}), w={op.w} a={op.a}")
+    rows = [("cycles", f"{res.cycles:,}"), ("time", f"{res.seconds * 1e6:,.3f} us"),
+            ("roofline", f"{res.roofline_seconds * 1e6:,.3f} us "
+                         f"({res.roofline_seconds / res.seconds:.1%} of simulated)"),
+            ("bound", res.bound), ("utilisation", f"{res.utilisation:.1%}"),
+            ("compute alone", f"{res.compute_seconds * 1e6:,.3f} us"),
+            ("memory alone", f"{res.memory_seconds * 1e6:,.3f} us"),
+            ("DRAM traffic", f"{res.dram_bytes:,} B"), ("tiles", f"{res.tiles:,}")]
+    if res.mapping is not None:
+        mp = res.mapping
+        rows.append(("mapping", f"tile {mp.tm}x{mp.tk}x{mp.tn}, order {mp.order}, "
+                                f"double buffer {mp.double_buffer}"))
+    rows.append(("energy", f"{res.energy_j * 1e6:,.3f} uJ"))
+    for comp, joules in res.energy.as_dict().items():
+        share = joules / res.energy_j if res.energy_j else 0.0
+        rows.append((f"  {comp[:-2]}", f"{joules * 1e6:,.3f} uJ ({share:.1%})"))
+    rows.append(("sim wall", f"{res.sim_wall_s * 1e3:.2f} ms"))
+    width = max(len(r[0]) for r in rows)
+    for key, val in rows:
+        print(f"  {key:<{width}}  {val}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return 0

@@ -1,0 +1,136 @@
+"""Per-action energy tables, each entry with its source.
+
+Sources
+-------
+[H14]  M. Horowitz, "Computing's energy problem", ISSCC 2014 (45 nm): INT8 add 0.03 pJ, INT8 mult
+       0.2 pJ, INT32 add 0.1 pJ, INT32 mult 3.1 pJ, FP16 add 0.4 pJ, FP16 mult 1.1 pJ, FP32 add
+       0.9 pJ, FP32 mult 3.7 pJ; SRAM 64-bit read 8 KB 10 pJ, 32 KB 20 pJ, 1 MB 100 pJ.
+[DPX]  Duplex (MICRO 2024) simulator defaults: DRAM read per 32 B 0.891 nJ on the xPU path
+       (3.48 pJ/bit), 0.464 nJ for logic-PIM (1.81 pJ/bit), 0.187 nJ for bank-PIM; row
+       activation 0.909 nJ; MAC 0.23 pJ/FLOP.
+
+The 45-nm figures are used as they are unless the YAML scales them (``mac_scale``,
+``sram_scale``) for another node -- the scale factor is the user's explicit, visible choice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mixforge.errors import ConfigError
+from mixforge.models.formats import NumberFormat, get_format
+
+__all__ = ["EnergyConfig", "MeasuredMac", "mac_energy_pj", "sram_pj_per_bit"]
+
+# [H14], pJ at 45 nm.
+_INT8_MUL_PJ = 0.2
+_INT8_ADD_PJ = 0.03
+_INT32_ADD_PJ = 0.1
+_FP16_MUL_PJ = 1.1
+_FP32_ADD_PJ = 0.9
+_FP32_MUL_PJ = 3.7
+# [H14] 64-bit SRAM reads: (capacity bytes, pJ per 64-bit access).
+_SRAM_POINTS = ((8 * 1024, 10.0), (32 * 1024, 20.0), (1024 * 1024, 100.0))
+
+
+@dataclass(frozen=True)
+class MeasuredMac:
+    """Energy (and area) of one MAC in mode ``(w, a)`` measured on the generated RTL.
+
+    The hook for hw/: Yosys area and toggle-count energy replace the table model for that mode.
+    """
+
+    w: str
+    a: str
+    e_mac_pj: float
+    area_um2: float = 0.0
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    """Energy parameters of a device (all pJ unless the name says otherwise).
+
+    Parameters
+    ----------
+    mac_scale, sram_scale
+        Multipliers on the 45-nm [H14] MAC and SRAM models (technology scaling, user-chosen).
+    e_mac_pj
+        If > 0, one fixed energy per MAC for every mode (Duplex: 0.46 pJ/MAC = 0.23 pJ/FLOP).
+    e_dram_xpu_pj_per_bit, e_dram_pim_pj_per_bit, e_dram_bank_pim_pj_per_bit
+        DRAM read/write energy per bit by path [DPX].
+    e_act_pj
+        One row activation (+ precharge) [DPX].
+    e_vector_op_pj
+        One vector-unit operation: half an FP32 multiply-add, (0.9 + 3.7) / 2 pJ [H14].
+    measured
+        RTL-measured MAC energies; they take precedence over the model for their mode.
+    """
+
+    mac_scale: float = 1.0
+    sram_scale: float = 1.0
+    e_mac_pj: float = 0.0
+    e_dram_xpu_pj_per_bit: float = 3.48
+    e_dram_pim_pj_per_bit: float = 1.81
+    e_dram_bank_pim_pj_per_bit: float = 187.0 / 256.0
+    e_act_pj: float = 909.0
+    e_vector_op_pj: float = (_FP32_ADD_PJ + _FP32_MUL_PJ) / 2
+    measured: tuple[MeasuredMac, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("mac_scale", "sram_scale", "e_mac_pj", "e_dram_xpu_pj_per_bit",
+                     "e_dram_pim_pj_per_bit", "e_dram_bank_pim_pj_per_bit", "e_act_pj",
+                     "e_vector_op_pj"):
+            v = getattr(self, name)
+            if not v >= 0:
+                raise ConfigError(f"must be >= 0, not {v!r}", path=name)
+
+
+def _significand_bits(f: NumberFormat) -> int:
+    """Multiplier input width of a format (hidden bit included; posits: widest fraction)."""
+    if f.kind == "int":
+        return f.bits
+    if f.kind == "float":
+        return f.man_bits + 1
+    return max(f.bits - 2 - f.es, 1)
+
+
+def mac_energy_pj(pe_kind: str, w: str, a: str, cfg: EnergyConfig) -> float:
+    """Energy of one multiply-accumulate in mode ``(w, a)`` on a PE of ``pe_kind``.
+
+    Model (scaled from [H14] 45-nm figures): an array multiplier's energy grows with the product
+    of its input widths, anchored at INT8 x INT8 = 0.2 pJ and FP16 (11 x 11 significand bits) =
+    1.1 pJ; a shift-and-add PE (MixPE) replaces the multiplier by ``w_bits`` shifted adds of the
+    activation (INT8 add 0.03 pJ per 8 bits); accumulation is an INT32 add (0.1 pJ) for integer
+    operands and an FP32 add (0.9 pJ) otherwise. Measured RTL values override the model.
+    """
+    for m in cfg.measured:
+        if m.w == w and m.a == a:
+            return m.e_mac_pj
+    if cfg.e_mac_pj > 0:
+        return cfg.e_mac_pj
+    fw, fa = get_format(w), get_format(a)
+    integer = fw.kind == "int" and fa.kind == "int"
+    if pe_kind == "shift_add":
+        mul = fw.bits * _INT8_ADD_PJ * max(_significand_bits(fa), 8) / 8
+    elif integer:
+        mul = _INT8_MUL_PJ * fw.bits * fa.bits / 64
+    else:
+        prod = _significand_bits(fw) * _significand_bits(fa)
+        mul = _FP16_MUL_PJ * prod / 121 + _INT8_ADD_PJ  # + exponent add
+    acc = _INT32_ADD_PJ if integer else _FP32_ADD_PJ
+    return (mul + acc) * cfg.mac_scale
+
+
+def sram_pj_per_bit(size_bytes: int, cfg: EnergyConfig) -> float:
+    """SRAM access energy per bit for a buffer of ``size_bytes``.
+
+    Log-log interpolation of the [H14] 64-bit read points (8 KB, 32 KB, 1 MB), extrapolated
+    with the end slopes.
+    """
+    xs = [math.log(s) for s, _ in _SRAM_POINTS]
+    ys = [math.log(e / 64) for _, e in _SRAM_POINTS]
+    x = math.log(max(size_bytes, 1))
+    i = 0 if x < xs[1] else 1
+    slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+    return math.exp(ys[i] + slope * (x - xs[i])) * cfg.sram_scale

@@ -1,0 +1,241 @@
+"""The simulator facade: ``Simulator(arch).run_op(op)`` with a per-instance result cache.
+
+Ops are frozen dataclasses, so they are the cache keys: a serving loop that asks for the same
+(op, shape) again -- every decode step of every layer -- gets the stored result in a dict lookup.
+Only new shapes are simulated (milliseconds). No global state: each Simulator owns its cache.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Literal
+
+from mixforge.errors import ConfigError
+from mixforge.models.formats import get_format
+from mixforge.sim.arch.device import ArchConfig
+from mixforge.sim.cost.energy import op_energy
+from mixforge.sim.engine.gemm import Layout, simulate_gemm
+from mixforge.sim.engine.results import LayerResult, OpResult, Unit
+from mixforge.sim.engine.units import gemm_on_pim, vector_on_pim, vector_on_xpu
+from mixforge.sim.mapping.mapper import Mapping, map_gemm
+from mixforge.sim.mapping.ops import Attention, Gemm, MoeGate, Op, Vector
+
+__all__ = ["Simulator", "Dispatch"]
+
+Dispatch = Literal["threshold", "best", "xpu", "pim"]
+
+
+def _compulsory_bytes(op: Gemm | Vector) -> int:
+    """Bytes every execution must move: each operand once."""
+    if isinstance(op, Vector):
+        return math.ceil(op.elems * get_format(op.fmt).bits / 8) * (op.inputs + op.outputs) \
+            if op.in_dram else 0
+    b = op.k * op.n * get_format(op.w).bits
+    if op.group_size:
+        b += op.groups_k * op.n * get_format(op.scale_fmt).bits
+    a = op.m * op.k * get_format(op.a).bits if op.a_in_dram else 0
+    o = op.m * op.n * get_format(op.o or op.a).bits if op.o_to_dram else 0
+    return math.ceil((a + b + o) / 8) * op.batch
+
+
+class Simulator:
+    """Simulates ops on one device.
+
+    Parameters
+    ----------
+    arch
+        The device.
+    dispatch
+        Where GEMM-like ops run when the device has PIM: ``"threshold"`` (PIM when the op's
+        FLOP per byte is below ``arch.pim.opb_threshold``, as Duplex), ``"best"`` (simulate
+        both, keep the faster), ``"xpu"`` or ``"pim"`` (forced, when the PIM has the formats).
+    layout
+        DRAM layout of GEMM operands: ``"tiled"`` (tile-contiguous) or ``"row_major"``.
+    cache_size
+        Results kept (least recently used are dropped).
+    """
+
+    def __init__(self, arch: ArchConfig, *, dispatch: Dispatch = "threshold",
+                 layout: Layout = "tiled", cache_size: int = 1 << 16) -> None:
+        self.arch = arch
+        self.dispatch = dispatch
+        self.layout = layout
+        self._cached = lru_cache(maxsize=cache_size)(self._simulate)
+        self._mappings = lru_cache(maxsize=cache_size)(self._map)
+
+    # ---------------------------------------------------------------- public API
+    def run_op(self, op: Op, unit: Unit | None = None) -> OpResult:
+        """Simulate ``op`` (cached); ``unit`` forces xPU or PIM, else the dispatch policy."""
+        return self._cached(op, unit)
+
+    def run_ops(self, ops: Iterable[Op]) -> LayerResult:
+        """Ops one after another (a layer)."""
+        return LayerResult(tuple(self.run_op(op) for op in ops))
+
+    def run_concurrent(self, xpu_ops: Sequence[Op], pim_ops: Sequence[Op]) -> LayerResult:
+        """``xpu_ops`` on the xPU while ``pim_ops`` run on PIM (different bank bundles)."""
+        xs = tuple(self.run_op(op, "xpu") for op in xpu_ops)
+        ps = tuple(self.run_op(op, "pim") for op in pim_ops)
+        return LayerResult(xs + ps, concurrent=True,
+                           unit_seconds={"xpu": sum(r.seconds for r in xs),
+                                         "pim": sum(r.seconds for r in ps)})
+
+    def co_process(self, ops: Sequence[Op]) -> LayerResult:
+        """Split independent ops (MoE experts, attention heads) between xPU and PIM.
+
+        Greedy list scheduling (longest first): each op goes to the unit where it would finish
+        first. Without PIM everything runs on the xPU.
+        """
+        if self.arch.pim is None:
+            return self.run_concurrent(ops, ())
+        cand = [(op, self.run_op(op, "xpu"), self._try_pim(op)) for op in ops]
+        cand.sort(key=lambda t: -min(t[1].seconds, t[2].seconds if t[2] else math.inf))
+        load = {"xpu": 0.0, "pim": 0.0}
+        xs: list[Op] = []
+        ps: list[Op] = []
+        for op, rx, rp in cand:
+            if rp is not None and load["pim"] + rp.seconds < load["xpu"] + rx.seconds:
+                ps.append(op)
+                load["pim"] += rp.seconds
+            else:
+                xs.append(op)
+                load["xpu"] += rx.seconds
+        return self.run_concurrent(xs, ps)
+
+    def mapping(self, op: Gemm) -> Mapping:
+        """The mapping the simulator uses for ``op`` on the xPU (cached)."""
+        return self._mappings(op)
+
+    def cache_info(self) -> str:
+        return str(self._cached.cache_info())
+
+    # ---------------------------------------------------------------- internals
+    def _map(self, op: Gemm) -> Mapping:
+        return map_gemm(op, self.arch.xpu, self.arch.hbm.peak_bw_bytes_per_s)
+
+    def _try_pim(self, op: Op) -> OpResult | None:
+        try:
+            return self.run_op(op, "pim")
+        except ConfigError:
+            return None
+
+    def _pim_ok(self, op: Op) -> bool:
+        pim = self.arch.pim
+        if pim is None:
+            return False
+        if isinstance(op, Gemm):
+            return pim.lanes_for(op.w, op.a) is not None
+        if isinstance(op, Attention):
+            return pim.lanes_for(op.kv, op.a) is not None
+        return False
+
+    def _choose(self, op: Op) -> Unit:
+        if not self._pim_ok(op) or self.dispatch == "xpu":
+            return "xpu"
+        if self.dispatch == "pim":
+            return "pim"
+        if self.dispatch == "best":
+            rx, rp = self.run_op(op, "xpu"), self.run_op(op, "pim")
+            return "pim" if rp.seconds < rx.seconds else "xpu"
+        parts = op.lower() if isinstance(op, Attention) else (op,)
+        flops = sum(2 * p.macs for p in parts if isinstance(p, Gemm))
+        nbytes = sum(_compulsory_bytes(p) for p in parts if isinstance(p, Gemm | Vector))
+        assert self.arch.pim is not None
+        return "pim" if flops / max(nbytes, 1) < self.arch.pim.opb_threshold else "xpu"
+
+    def _simulate(self, op: Op, unit: Unit | None) -> OpResult:
+        t0 = time.perf_counter()
+        if unit == "pim" and not self._pim_ok(op):
+            raise ConfigError(f"{op.name}: the device has no PIM mode for this op", path="pim")
+        chosen = unit or self._choose(op)
+        if isinstance(op, Attention | MoeGate):
+            parts = tuple(self._simple(p, chosen if isinstance(op, Attention) else "xpu")
+                          for p in op.lower())
+            res = self._combine(op.name, parts)
+        else:
+            res = self._simple(op, chosen)
+        wall = time.perf_counter() - t0
+        return _with_wall(res, wall)
+
+    def _roofline(self, op: Gemm | Vector, unit: Unit) -> tuple[float, float, float]:
+        """(memory, MAC, vector) lower bounds in seconds on ``unit``."""
+        arch = self.arch
+        if unit == "pim":
+            pim = arch.pim
+            assert pim is not None
+            if isinstance(op, Vector):
+                lanes = arch.hbm.n_pcs * pim.units_per_pc * pim.vector_lanes * pim.freq_hz
+                return _compulsory_bytes(op) / pim.bw_bytes_per_s(arch.hbm), 0.0, op.ops / lanes
+            b = op.k * op.n * get_format(op.w).bits / 8 * op.batch
+            return (b / pim.bw_bytes_per_s(arch.hbm),
+                    op.macs / pim.peak_macs_per_s(arch.hbm, op.w, op.a), 0.0)
+        mem = _compulsory_bytes(op) / arch.hbm.peak_bw_bytes_per_s
+        if isinstance(op, Vector):
+            vec = op.ops / (arch.xpu.vector.lanes * arch.xpu.cores * arch.xpu.freq_hz)
+            return mem, 0.0, vec
+        return mem, op.macs / arch.xpu.peak_macs_per_s(op.w, op.a), 0.0
+
+    def _simple(self, op: Gemm | Vector, unit: Unit) -> OpResult:
+        arch = self.arch
+        freq = arch.xpu.freq_hz
+        mapping = None
+        macs = op.macs if isinstance(op, Gemm) else 0
+        if unit == "xpu" and isinstance(op, Gemm):
+            mapping = self.mapping(op)
+            g = simulate_gemm(arch, op, mapping, self.layout)
+            cycles, secs = g.cycles, g.cycles / freq
+            comp_s, mem_s = g.compute_cycles / freq / g.active_cores, g.dma_cycles / freq
+            dram, tiles, actions = g.dram_bytes, g.tiles, g.actions
+        else:
+            if unit == "xpu":
+                assert isinstance(op, Vector)
+                u = vector_on_xpu(arch, op)
+            else:
+                u = gemm_on_pim(arch, op) if isinstance(op, Gemm) else vector_on_pim(arch, op)
+            secs, comp_s, mem_s = u.seconds, u.compute_seconds, u.memory_seconds
+            cycles, dram, tiles, actions = math.ceil(secs * freq - 1e-9), u.dram_bytes, 0, \
+                u.actions
+            secs = max(secs, cycles / freq) if unit == "xpu" else secs
+        mem_b, mac_b, vec_b = self._roofline(op, unit)
+        roof = max(mem_b, mac_b, vec_b)
+        kind = None
+        if unit == "pim":
+            fmts = [get_format(f) for f in (op.w, op.a)] if isinstance(op, Gemm) else []
+            kind = "int_mac" if fmts and all(f.kind == "int" for f in fmts) else "fp_mac"
+        energy = op_energy(actions, arch, secs, kind)
+        util = (mac_b if macs else vec_b) / secs if secs > 0 else 0.0
+        bound = "pim" if unit == "pim" else ("memory" if mem_s > comp_s else "compute")
+        return OpResult(name=op.name, unit=unit, cycles=cycles, seconds=secs, energy=energy,
+                        roofline_seconds=roof, bound=bound, utilisation=util, macs=macs,
+                        dram_bytes=dram, compute_seconds=comp_s, memory_seconds=mem_s,
+                        tiles=tiles, actions=actions, mapping=mapping)
+
+    def _combine(self, name: str, parts: tuple[OpResult, ...]) -> OpResult:
+        secs = sum(p.seconds for p in parts)
+        energy = parts[0].energy
+        actions = parts[0].actions
+        for p in parts[1:]:
+            energy = energy + p.energy
+            actions = actions + p.actions
+        comp = sum(p.compute_seconds for p in parts)
+        mem = sum(p.memory_seconds for p in parts)
+        unit = parts[0].unit if all(p.unit == parts[0].unit for p in parts) else "xpu"
+        bound = "pim" if unit == "pim" else ("memory" if mem > comp else "compute")
+        # a composite's bound: the largest single resource total (valid however parts overlap)
+        roof = max(max(p.roofline_seconds for p in parts), 0.0)
+        return OpResult(name=name, unit=unit, cycles=sum(p.cycles for p in parts), seconds=secs,
+                        energy=energy, roofline_seconds=roof, bound=bound,
+                        utilisation=sum(p.utilisation * p.seconds for p in parts) / secs,
+                        macs=sum(p.macs for p in parts),
+                        dram_bytes=sum(p.dram_bytes for p in parts), compute_seconds=comp,
+                        memory_seconds=mem, tiles=sum(p.tiles for p in parts), actions=actions,
+                        parts=parts)
+
+
+def _with_wall(res: OpResult, wall: float) -> OpResult:
+    from dataclasses import replace
+
+    return replace(res, sim_wall_s=wall)

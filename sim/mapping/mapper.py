@@ -1,0 +1,191 @@
+"""One parameterised mapper: tile sizes, loop order and double buffering for a GEMM on an array.
+
+The dataflow decides which GEMM dimensions are spatial (WS: K on rows, N on columns, M streamed;
+OS: M on rows, N on columns, K streamed); everything else is shared. Candidates are scored
+analytically and in one vectorised pass (traffic from loop-order reuse, compute from the array
+spec, SRAM capacity as a hard constraint); the engine then simulates the winner tile by tile.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixforge.errors import ConfigError
+from mixforge.models.formats import get_format
+from mixforge.sim.arch.xpu import XpuConfig
+from mixforge.sim.mapping.cycles import tile_cycles
+from mixforge.sim.mapping.ops import Gemm
+from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
+
+__all__ = ["Mapping", "map_gemm", "tile_buffer_bytes", "ORDERS"]
+
+#: Loop orders, outermost first.
+ORDERS = tuple("".join(p) for p in itertools.permutations("mkn"))
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Tiling of a GEMM.
+
+    Parameters
+    ----------
+    tm, tk, tn
+        Tile sizes (the last tile of a dimension may be smaller).
+    order
+        Tile loop order, outermost first (``"nkm"``: N outermost, M innermost).
+    double_buffer
+        SRAM ping-pong: the DMA of tile ``i+1`` overlaps the compute of tile ``i``.
+    """
+
+    tm: int
+    tk: int
+    tn: int
+    order: str = "nkm"
+    double_buffer: bool = True
+
+    def __post_init__(self) -> None:
+        if sorted(self.order) != ["k", "m", "n"]:
+            raise ConfigError(f"must be a permutation of 'mkn', not {self.order!r}", path="order")
+        for name in ("tm", "tk", "tn"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"must be positive, not {getattr(self, name)}", path=name)
+
+
+def _bits(fmt: str | None) -> int:
+    return get_format(fmt or "int8").bits
+
+
+def tile_buffer_bytes(op: Gemm, xpu: XpuConfig, tm: np.ndarray | int, tk: np.ndarray | int,
+                      tn: np.ndarray | int, double_buffer: np.ndarray | bool
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bytes the weight, input and output buffers need for a tile (x2 when double-buffered)."""
+    mult = np.where(double_buffer, 2, 1)
+    w = np.ceil(np.asarray(tk) * tn * _bits(op.w) / 8)
+    if op.group_size:
+        w = w + np.ceil(np.ceil(np.asarray(tk) / op.group_size) * tn * _bits(op.scale_fmt) / 8)
+    a = np.ceil(np.asarray(tm) * tk * _bits(op.a) / 8)
+    o = np.ceil(np.asarray(tm) * tn * xpu.pe.acc_bits / 8)
+    return w * mult, a * mult, o * mult
+
+
+def _sizes(dim: int, unit: int, limit: int = 6) -> list[int]:
+    vals: list[int] = []
+    s = unit
+    while s < dim and len(vals) < limit - 1:
+        vals.append(s)
+        s *= 4
+    vals.append(dim)
+    return vals
+
+
+def _refetch(order: str, deps: str, trips: dict[str, np.ndarray]) -> np.ndarray:
+    """How often a tensor depending on loops ``deps`` is re-read: the trip counts of the loops
+    outside its innermost dependent loop that it does not depend on."""
+    inner = max(order.index(d) for d in deps)
+    f = np.ones_like(trips["m"])
+    for pos, loop in enumerate(order):
+        if pos < inner and loop not in deps:
+            f = f * trips[loop]
+    return f
+
+
+def _dram_reads(xpu: XpuConfig, order: str, trips: dict[str, np.ndarray], tile_a: np.ndarray,
+                tile_b: np.ndarray, cores: np.ndarray, use_l2: bool = True
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """DRAM reads of A and B over all cores, in units of the tensors' sizes.
+
+    ``cores`` split the outermost loop. A tensor that does not depend on it is read by every
+    core (once per core without an L2, once in all with one); re-fetches inside a core come
+    from the L2 when the demands fit (:mod:`mixforge.sim.mapping.reuse`).
+    """
+    tc = core_trips(order, trips, cores)
+    out = []
+    hits = (np.zeros(cores.shape, dtype=bool),) * 2
+    l2 = xpu.l2 if use_l2 else None
+    if l2 is not None:
+        hits = l2_hits(l2_demand(order, "mk", tc, tile_a, cores),
+                       l2_demand(order, "kn", tc, tile_b, cores), float(l2.size_bytes))
+    for deps, hit in (("mk", hits[0]), ("kn", hits[1])):
+        r = _refetch(order, deps, tc).astype(np.float64)
+        copies = np.where(order[0] in deps, 1, cores)  # cores reading the whole tensor
+        if l2 is None:
+            out.append(r * copies)
+        else:
+            out.append(np.where(hit, 1.0, r))
+    return out[0], out[1]
+
+
+def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float) -> Mapping:
+    """Choose tile sizes, loop order and double buffering for ``op`` on ``xpu``.
+
+    Minimises the estimated time ``max(compute, traffic / bw)`` (or their sum without double
+    buffering), ties broken by DRAM traffic. Raises ``ConfigError`` when not even the smallest
+    tile fits the SRAM buffers.
+    """
+    lanes = xpu.pe.lanes(op.w, op.a)
+    spec = xpu.array
+    r, c = spec.rows, spec.cols
+    group = op.group_size if (op.group_size and xpu.pe.late_dequant) else None
+    k_unit = r * lanes if spec.dataflow == "ws" else 16 * lanes
+    if group:  # keep K tiles group-aligned so folds split at group boundaries as in the RTL
+        k_unit = math.lcm(k_unit, group)
+    if spec.dataflow == "ws":
+        cm, ck, cn = _sizes(op.m, 16), _sizes(op.k, k_unit), _sizes(op.n, c)
+    else:
+        cm, ck, cn = _sizes(op.m, r), _sizes(op.k, k_unit), _sizes(op.n, c)
+    grid = np.array(list(itertools.product(cm, ck, cn, (True, False))), dtype=np.int64)
+    tm, tk, tn, db = grid[:, 0], grid[:, 1], grid[:, 2], grid[:, 3].astype(bool)
+    wb, ab, ob = tile_buffer_bytes(op, xpu, tm, tk, tn, db)
+    fits = ((wb <= xpu.sram.weight.size_bytes) & (ab <= xpu.sram.input.size_bytes)
+            & (ob <= xpu.sram.output.size_bytes))
+    if not fits.any():
+        w0, a0, o0 = (int(x) for x in tile_buffer_bytes(op, xpu, min(cm), min(ck), min(cn), False))
+        raise ConfigError(
+            f"{op.name} ({op.m}x{op.k}x{op.n}, w={op.w} a={op.a}): the smallest tile needs "
+            f"{w0} / {a0} / {o0} B of weight / input / output SRAM, the core has "
+            f"{xpu.sram.weight.size_bytes} / {xpu.sram.input.size_bytes} / "
+            f"{xpu.sram.output.size_bytes} B", path="xpu.sram")
+    tm, tk, tn, db, wb, ab = tm[fits], tk[fits], tn[fits], db[fits], wb[fits], ab[fits]
+    trips = {"m": -(-op.m // tm), "k": -(-op.k // tk), "n": -(-op.n // tn)}
+    n_tiles = trips["m"] * trips["k"] * trips["n"]
+    full = np.array([tile_cycles(spec, lanes, int(a), int(b), int(d), group)
+                     for a, b, d in zip(tm, tk, tn, strict=True)], dtype=np.float64)
+    comp_s = n_tiles * full / xpu.freq_hz * op.batch
+    a_total = math.ceil(op.m * op.k * _bits(op.a) / 8) if op.a_in_dram else 0
+    b_total = math.ceil(op.k * op.n * _bits(op.w) / 8)
+    if op.group_size:
+        b_total += math.ceil(op.groups_k * op.n * _bits(op.scale_fmt) / 8)
+    o_final = math.ceil(op.m * op.n * _bits(op.o) / 8) if op.o_to_dram else 0
+    o_part = op.m * op.n * xpu.pe.acc_bits / 8
+    tile_a = tm * tk * _bits(op.a) / 8.0
+    tile_b = tk * tn * _bits(op.w) / 8.0
+    best: tuple[float, float, int, int] | None = None
+    for oi, order in enumerate(ORDERS):
+        outer = trips[order[0]] * op.batch
+        cores = np.minimum(xpu.cores, outer)
+        ra, rb = _dram_reads(xpu, order, trips, tile_a, tile_b, cores)
+        ko = _refetch(order, "mn", trips)  # > 1 iff K is split outside the output's loops
+        traffic = (a_total * ra + b_total * rb + o_final
+                   + np.where(ko > 1, (2 * ko - 2) * o_part, 0.0)) * op.batch
+        ra0, rb0 = _dram_reads(xpu, order, trips, tile_a, tile_b, cores, use_l2=False)
+        on_chip = (a_total * (ra0 - ra) + b_total * (rb0 - rb)) * op.batch
+        mem_s = traffic / bw_bytes_per_s
+        if xpu.l2 is not None:
+            mem_s = np.maximum(mem_s, on_chip / xpu.l2_bw_bytes_per_s)
+        fill_s = (wb + ab) / 2 / (bw_bytes_per_s / cores)
+        est = np.where(db, np.maximum(comp_s / cores, mem_s) + fill_s, comp_s / cores + mem_s)
+        # within 2% of this order's best estimate, prefer the fewest tiles (cheaper to simulate,
+        # and the estimate is not finer than that), then the least traffic
+        near = est <= est.min() * 1.02
+        key = int(np.lexsort((traffic, n_tiles * op.batch, ~near))[0])
+        cand = (float(est[key]), float(traffic[key]), oi, key)
+        if best is None or cand[0] < best[0] * 0.98 or (cand[0] <= best[0] * 1.02
+                                                           and cand[1] < best[1]):
+            best = cand
+    assert best is not None
+    _, _, oi, i = best
+    return Mapping(int(tm[i]), int(tk[i]), int(tn[i]), ORDERS[oi], bool(db[i]))

@@ -1,0 +1,105 @@
+"""``mixforge gen|verify|synth pe`` and the PE YAML configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mixforge.cli import main
+from mixforge.errors import ConfigError
+from mixforge.hw.pe.specs import MultiFormatSpec, ShiftAddSpec, load_pe_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pe"
+NAMES = ["shift_add_w4a8", "shift_add_w4a16", "mul_w4a8", "fp16_mac_w4a16", "multiformat",
+         "separate_units"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_examples_load_and_generate(tmp_path: Path, name: str) -> None:
+    cfg = load_pe_config(EXAMPLES / f"{name}.yaml")
+    assert cfg.name == name
+    assert main(["gen", "pe", "--config", str(EXAMPLES / f"{name}.yaml"), "--out",
+                 str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / f"{name}.json").read_text())
+    assert meta["toplevel"] == name and meta["params"]["kind"] == cfg.spec.kind
+    assert meta["latency"] == cfg.spec.latency and meta["throughput"] == 1.0
+    assert f"module {name}" in (tmp_path / f"{name}.v").read_text()
+
+
+def test_example_parameters() -> None:
+    assert load_pe_config(EXAMPLES / "shift_add_w4a8.yaml").spec == ShiftAddSpec(
+        k=4, act="int8", group=128, out="float32")
+    assert load_pe_config(EXAMPLES / "shift_add_w4a16.yaml").spec.act == "fp16"
+    assert load_pe_config(EXAMPLES / "multiformat.yaml").spec == MultiFormatSpec()
+
+
+@pytest.mark.parametrize("body,msg", [
+    ("name: x\npe: {kind: shift_add, k: 0}\n", "pe.k: must be one of 2, 3, 4, 8, not 0"),
+    ("name: x\npe: {kind: shift_add, group: 0}\n", "pe.group: must be in 1..4096, not 0"),
+    ("name: x\npe: {kind: shift_add, lanes: 6}\n", "pe.lanes: unknown key"),
+    ("name: x\npe: {kind: systolic}\n", "pe.kind: must be one of shift_add"),
+    ("name: 3x\npe: {kind: multiformat}\n", "name: must be a Verilog identifier"),
+    ("name: x\npe: {kind: multiformat, out: posit8_es0}\n", "pe.out: must be one of"),
+])
+def test_bad_configs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str,
+                            msg: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text("schema_version: 1\n" + body)
+    with pytest.raises(ConfigError, match=msg):
+        load_pe_config(f)
+    assert main(["gen", "pe", "--config", str(f), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}: " in err and msg.split(":")[0] in err
+
+
+def test_missing_schema_version(tmp_path: Path) -> None:
+    f = tmp_path / "nov.yaml"
+    f.write_text("name: x\npe: {kind: multiformat}\n")
+    assert main(["gen", "pe", "--config", str(f), "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.rtl
+def test_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = EXAMPLES / "shift_add_w4a8.yaml"
+    out = tmp_path / "v.json"
+    assert main(["verify", "pe", "--config", str(cfg), "--sequences", "5", "--json",
+                 str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["mismatches"] == 0 and summary["vectors"] >= 4096
+    assert "0 mismatches" in capsys.readouterr().out
+    # a corrupted expectation must be reported in hex and fail the command with exit 1
+    import mixforge.hw.pe.build as build
+
+    real = build.run_pe_testbench
+
+    def corrupt(spec, **kw):  # type: ignore[no-untyped-def]
+        kw["tb_params"] = {**kw["tb_params"], "corrupt_expected": True}
+        return real(spec, **kw)
+
+    monkeypatch.setattr(build, "run_pe_testbench", corrupt)
+    assert main(["verify", "pe", "--config", str(cfg), "--sequences", "5"]) == 1
+    text = capsys.readouterr().out
+    assert "w=0x0 a=0x0 -> got 0x0 expected 0x1" in text
+
+
+@pytest.mark.slow
+def test_synth_generic_json(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    assert main(["synth", "pe", "--config", str(EXAMPLES / "shift_add_w4a8.yaml"), "--json",
+                 str(out)]) == 0
+    fig = json.loads(out.read_text())
+    assert fig["cmos_transistors"] > 0 and "$mul" not in fig["cells_by_type"]
+    assert set(fig["parts"]) == {"core", "dequant"}
+
+
+def test_missing_simulator_gives_doctor_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    from mixforge.toolchain import simulator_available
+
+    if simulator_available("icarus"):
+        pytest.skip("icarus is installed here")
+    assert main(["verify", "pe", "--config", str(EXAMPLES / "multiformat.yaml"), "--sim",
+                 "icarus"]) == 2
+    assert "mixforge doctor" in capsys.readouterr().err

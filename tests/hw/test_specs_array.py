@@ -1,0 +1,70 @@
+"""ArraySpec: the pure-Python timing contract (SCALE-Sim formula, double-buffer recurrence)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from mixforge.errors import ConfigError
+from mixforge.hw.specs import ArraySpec
+
+
+@pytest.mark.parametrize("r,c,m,k,n", [(4, 4, 10, 13, 9), (8, 8, 5, 21, 6),
+                                       (32, 64, 128, 4096, 4096), (3, 5, 1, 1, 1)])
+def test_ws_is_scale_sim(r: int, c: int, m: int, k: int, n: int) -> None:
+    s = ArraySpec(rows=r, cols=c, dataflow="ws")
+    folds = -(-k // r) * -(-n // c)
+    assert s.folds(m, k, n) == folds
+    assert s.gemm_cycles(m, k, n) == folds * (2 * r + c + m - 2) - 1
+    assert s.schedule(m, k, n)[-1].last_output == s.gemm_cycles(m, k, n)
+
+
+def test_os_is_scale_sim() -> None:
+    s = ArraySpec(rows=8, cols=8, dataflow="os")
+    assert s.folds(20, 30, 17) == 3 * 3
+    assert s.gemm_cycles(20, 30, 17) == 9 * (16 + 8 + 30 - 2) - 1
+    # groups: one fold per group, the last one shorter
+    assert s.gemm_cycles(8, 30, 8, group_size=12) == (22 + 12) * 2 + (22 + 6) - 1
+
+
+def test_double_buffer_closed_form_equals_recurrence() -> None:
+    for r, c, lat, m, f in itertools.product((1, 2, 4, 8), (1, 3, 8), (0, 1), (1, 2, 5, 9, 30),
+                                             (1, 2, 3, 7, 15, 40)):
+        s = ArraySpec(rows=r, cols=c, dataflow="ws", double_buffer=True, pe_latency=lat)
+        brute = s._schedule([m] * f)[-1].last_output
+        assert s.gemm_cycles(m, f * r, c) == brute, (r, c, lat, m, f)
+
+
+def test_double_buffer_hides_load_for_long_streams() -> None:
+    s = ArraySpec(rows=4, cols=4, dataflow="ws", double_buffer=True)
+    base = ArraySpec(rows=4, cols=4, dataflow="ws")
+    assert s.steady_period(64) == 64.0 and base.steady_period(64) == 74.0
+    assert s.gemm_cycles(64, 64, 64) < base.gemm_cycles(64, 64, 64)
+    # never slower than the single-bank schedule, never faster than streaming alone
+    for m in range(1, 20):
+        assert s.gemm_cycles(m, 40, 8) <= base.gemm_cycles(m, 40, 8)
+        assert s.gemm_cycles(m, 40, 8) >= s.folds(m, 40, 8) * m
+
+
+def test_group_folds_never_straddle() -> None:
+    s = ArraySpec(rows=4, cols=4)
+    assert s.folds(5, 14, 5, group_size=6) == (2 + 2 + 1) * 2
+    assert s.fold_latency(5) == 2 * 4 + 4 + 5 - 3
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"rows": 0, "cols": 4}, "rows: must be a positive integer, not 0"),
+    ({"rows": 4, "cols": 4, "dataflow": "is"}, "dataflow: must be 'ws' or 'os', not 'is'"),
+    ({"rows": 4, "cols": 4, "dataflow": "os", "double_buffer": True},
+     "double_buffer: needs the 'ws' dataflow, not 'os'"),
+    ({"rows": 4, "cols": 4, "pe_latency": -1}, "pe_latency: must be an integer >= 0, not -1"),
+])
+def test_bad_spec(kw: dict[str, object], msg: str) -> None:
+    with pytest.raises(ConfigError, match=msg):
+        ArraySpec(**kw)  # type: ignore[arg-type]
+
+
+def test_bad_shape() -> None:
+    with pytest.raises(ConfigError, match="M: must be a positive integer, not 0"):
+        ArraySpec(rows=4, cols=4).gemm_cycles(0, 4, 4)
