@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -38,7 +40,7 @@ def resolve_overflow(fmt: NumberFormat, overflow: str | None) -> Overflow:
         raise FormatError(f"{fmt.name}: has no infinity, overflow='to_inf' is invalid")
     elif pol == "to_nan" and fmt.nan_code is None:
         raise FormatError(f"{fmt.name}: has no NaN, overflow='to_nan' is invalid")
-    return pol
+    return cast(Overflow, pol)
 
 
 def as_bits(fmt: NumberFormat, bits: ArrayLike, what: str = "bits") -> U64:

@@ -18,7 +18,7 @@ from mixforge.models.formats import get_format
 from mixforge.sim.arch.device import ArchConfig
 from mixforge.sim.cost.energy import op_energy
 from mixforge.sim.engine.gemm import Layout, simulate_gemm
-from mixforge.sim.engine.results import LayerResult, OpResult, Unit
+from mixforge.sim.engine.results import Bound, LayerResult, OpResult, Unit
 from mixforge.sim.engine.units import gemm_on_pim, vector_on_pim, vector_on_xpu
 from mixforge.sim.mapping.mapper import Mapping, map_gemm
 from mixforge.sim.mapping.ops import Attention, Gemm, MoeGate, Op, Vector
@@ -207,7 +207,7 @@ class Simulator:
             kind = "int_mac" if fmts and all(f.kind == "int" for f in fmts) else "fp_mac"
         energy = op_energy(actions, arch, secs, kind)
         util = (mac_b if macs else vec_b) / secs if secs > 0 else 0.0
-        bound = "pim" if unit == "pim" else ("memory" if mem_s > comp_s else "compute")
+        bound: Bound = "pim" if unit == "pim" else ("memory" if mem_s > comp_s else "compute")
         return OpResult(name=op.name, unit=unit, cycles=cycles, seconds=secs, energy=energy,
                         roofline_seconds=roof, bound=bound, utilisation=util, macs=macs,
                         dram_bytes=dram, compute_seconds=comp_s, memory_seconds=mem_s,
@@ -223,7 +223,7 @@ class Simulator:
         comp = sum(p.compute_seconds for p in parts)
         mem = sum(p.memory_seconds for p in parts)
         unit = parts[0].unit if all(p.unit == parts[0].unit for p in parts) else "xpu"
-        bound = "pim" if unit == "pim" else ("memory" if mem > comp else "compute")
+        bound: Bound = "pim" if unit == "pim" else ("memory" if mem > comp else "compute")
         # a composite's bound: the largest single resource total (valid however parts overlap)
         roof = max(max(p.roofline_seconds for p in parts), 0.0)
         return OpResult(name=name, unit=unit, cycles=sum(p.cycles for p in parts), seconds=secs,
