@@ -17,6 +17,7 @@ Array(rows=8, cols=4)
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,21 @@ SCHEMA_VERSION = 1
 T = TypeVar("T")
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e9`` / ``1.83e9`` as floats (YAML 1.2; PyYAML's 1.1 resolver
+    wants a dot and a signed exponent, so ``1.83e9`` would silently become a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
 def load_yaml(path: str | Path, *, require_schema: bool = True) -> dict[str, Any]:
     """Read a YAML mapping from ``path``; check ``schema_version`` and drop it from the result.
 
@@ -49,7 +65,7 @@ def load_yaml(path: str | Path, *, require_schema: bool = True) -> dict[str, Any
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -95,3 +95,15 @@ def test_malformed_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_from_dict_without_file() -> None:
     with pytest.raises(ConfigError, match=r"^array.rows: must be a positive integer, not 0$"):
         from_dict(Xpu, {"array": {"rows": 0}})
+
+
+def test_exponent_numbers_are_floats(tmp_path: Path) -> None:
+    # PyYAML's YAML 1.1 resolver reads 1.83e9 and 1e9 as strings; ours reads them as numbers.
+    p = tmp_path / "n.yaml"
+    p.write_text("schema_version: 1\na: 1.83e9\nb: 1e9\nc: -2.5E-3\nd: 7\ne: '1e9'\n")
+    data = load_yaml(p)
+    assert data["a"] == 1.83e9 and isinstance(data["a"], float)
+    assert data["b"] == 1e9 and isinstance(data["b"], float)
+    assert data["c"] == -2.5e-3
+    assert data["d"] == 7 and isinstance(data["d"], int)
+    assert data["e"] == "1e9"
