@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from mixforge.sim.arch import load_arch
+from mixforge.sim.engine.bucket import KvBucket
 from mixforge.sim.engine.dram import transfer_time
 from mixforge.sim.engine.gemm import simulate_gemm
 from mixforge.sim.engine.simulator import Simulator
-from mixforge.sim.mapping import Gemm, Mapping, tail_cycles, tile_cycles
+from mixforge.sim.mapping import Attention, Gemm, Mapping, Vector, tail_cycles, tile_cycles
 
 HW = Path(__file__).resolve().parents[1] / "examples" / "hw"
 
@@ -64,6 +65,49 @@ def main() -> None:
         print(f"h100_like {op.m}x{op.k}x{op.n} fp16: {r.tiles:,} tiles, simulated "
               f"{r.seconds * 1e6:,.1f} us (roofline {r.roofline_seconds * 1e6:,.1f} us), "
               f"wall {t * 1e3:.1f} ms")
+    serving()
+
+
+def _decode_step(sim_: Simulator, kv_lens: list[int]) -> float:
+    """One decode step of a Llama-2-7B layer (hidden 4096, 32 heads, MLP 11008, FP16) for
+    ``len(kv_lens)`` requests; all 32 layers have the same shapes, so the step is 32 x one layer.
+    Linear layers batch the requests; attention runs per request at its own KV length."""
+    b = len(kv_lens)
+    ops: list[Gemm | Vector | Attention] = [
+        Vector("rmsnorm", b * 4096), Gemm(b, 4096, 3 * 4096, w="float16", a="float16"),
+        *[Attention(1, 1, kv, 32, 32, 128) for kv in kv_lens],
+        Gemm(b, 4096, 4096, w="float16", a="float16"), Vector("rmsnorm", b * 4096),
+        Gemm(b, 4096, 2 * 11008, w="float16", a="float16"),
+        Vector("swiglu", b * 11008, inputs=2), Gemm(b, 11008, 4096, w="float16", a="float16")]
+    return 32 * sum(sim_.run_op(op).seconds for op in ops)
+
+
+def serving(steps: int = 300, seed: int = 0) -> None:
+    """Decode steps with batch ~ U[1, 64] and per-request KV lengths ~ U[1, 4096] each step.
+
+    Each policy runs ``steps`` steps on a fresh Simulator (cold: every new shape is simulated),
+    then ``steps`` more steps with new random draws on the same Simulator (warm).
+    """
+    import numpy as np
+
+    arch = load_arch(HW / "h100_like.yaml")
+    for label, bucket in (("exact", None), ("KvBucket(step=256)", KvBucket(step=256)),
+                          ("KvBucket(ratio=1.25)", KvBucket(ratio=1.25))):
+        rng = np.random.default_rng(seed)
+        sim_ = Simulator(arch, kv_bucket=bucket)
+        rates = []
+        simulated = 0.0
+        for _ in ("cold", "warm"):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                b = int(rng.integers(1, 65))
+                simulated += _decode_step(sim_, [int(x) for x in rng.integers(1, 4097, b)])
+            rates.append(steps / (time.perf_counter() - t0))
+        st = sim_.cache_stats()
+        print(f"serving decode, Llama-2-7B layer x 32 on h100_like, {label}: "
+              f"{rates[0]:,.1f} steps/s cold, {rates[1]:,.1f} steps/s warm "
+              f"({2 * steps} steps), cache hit rate {st['hit_rate']:.1%} "
+              f"({st['misses']:,} simulated shapes), simulated {simulated:.3f} s")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["Simulator", "load_arch", "ArchConfig", "Gemm", "Vector", "Attention", "MoeGate",
-           "gemv", "Mapping", "OpResult", "LayerResult"]
+__all__ = ["Simulator", "KvBucket", "load_arch", "ArchConfig", "Gemm", "Vector", "Attention",
+           "MoeGate", "gemv", "Mapping", "OpResult", "LayerResult"]
 
 _WHERE = {
-    "Simulator": "mixforge.sim.engine.simulator",
+    "Simulator": "mixforge.sim.engine.simulator", "KvBucket": "mixforge.sim.engine.bucket",
     "load_arch": "mixforge.sim.arch", "ArchConfig": "mixforge.sim.arch",
     "Gemm": "mixforge.sim.mapping", "Vector": "mixforge.sim.mapping",
     "Attention": "mixforge.sim.mapping", "MoeGate": "mixforge.sim.mapping",

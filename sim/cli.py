@@ -26,6 +26,9 @@ def register(subparsers: dict[str, Any]) -> None:
     p.add_argument("--group-size", type=int, default=0, help="weight quantization group along K")
     p.add_argument("--unit", choices=("xpu", "pim"), default=None,
                    help="force the unit (default: the Op/B dispatch policy)")
+    p.add_argument("--pe-rtl", metavar="JSON", default=None,
+                   help="per-PE energy/area from `mixforge synth pe --json` (overrides the "
+                        "YAML's xpu.pe.rtl)")
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
     p.set_defaults(func=cmd_op)
 
@@ -70,10 +73,13 @@ def cmd_op(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mixforge.sim.arch import load_arch
+    from mixforge.sim.cost.rtl import pe_area, with_pe_rtl
     from mixforge.sim.engine.simulator import Simulator
     from mixforge.sim.mapping.ops import Gemm
 
     arch = load_arch(args.hw)
+    if args.pe_rtl:
+        arch = with_pe_rtl(arch, args.pe_rtl)
     m, k, n = _parse_gemm(args.gemm)
     first = arch.xpu.pe.modes[0]
     w, a = _parse_formats(args.formats, (first.w, first.a))
@@ -83,6 +89,8 @@ def cmd_op(args: argparse.Namespace) -> int:
     res = sim.run_op(op, args.unit)
     out = res.as_dict()
     out["hw"] = arch.name
+    area = pe_area(arch)
+    out["pe_rtl"] = area
     print(f"{op.name} on {arch.name} ({res.unit}), w={op.w} a={op.a}")
     rows = [("cycles", f"{res.cycles:,}"), ("time", f"{res.seconds * 1e6:,.3f} us"),
             ("roofline", f"{res.roofline_seconds * 1e6:,.3f} us "
@@ -95,10 +103,19 @@ def cmd_op(args: argparse.Namespace) -> int:
         mp = res.mapping
         rows.append(("mapping", f"tile {mp.tm}x{mp.tk}x{mp.tn}, order {mp.order}, "
                                 f"double buffer {mp.double_buffer}"))
+        if mp.l2_bm:
+            rows.append(("L2 blocks", f"{mp.l2_bm}x{k}x{mp.l2_bn}, "
+                                      f"order {mp.l2_order}"))
     rows.append(("energy", f"{res.energy_j * 1e6:,.3f} uJ"))
     for comp, joules in res.energy.as_dict().items():
         share = joules / res.energy_j if res.energy_j else 0.0
         rows.append((f"  {comp[:-2]}", f"{joules * 1e6:,.3f} uJ ({share:.1%})"))
+    if area is not None:
+        rows.append(("PE (RTL)", f"{area['pe']}: {area['transistors_per_pe']:,} transistors "
+                                 f"({area['core_transistors_per_pe']:,} core), "
+                                 f"{area['e_mac_pj']:.3f} pJ/MAC"))
+        rows.append(("PE arrays", f"{area['array_transistors']:,} transistors, "
+                                  f"{area['static_w'] * 1e3:,.2f} mW static"))
     rows.append(("sim wall", f"{res.sim_wall_s * 1e3:.2f} ms"))
     width = max(len(r[0]) for r in rows)
     for key, val in rows:

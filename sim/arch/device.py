@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from mixforge.errors import ConfigError
 from mixforge.sim.arch.hbm import HBM_PRESETS, HbmConfig
 from mixforge.sim.arch.pim import PimConfig
 from mixforge.sim.arch.xpu import XpuConfig
+from mixforge.sim.cost.rtl import PeRtl, load_pe_rtl
 from mixforge.sim.cost.tables import EnergyConfig
 
 __all__ = ["ArchConfig", "load_arch", "arch_from_dict"]
@@ -32,6 +34,9 @@ class ArchConfig:
         Optional PIM units (Duplex logic-PIM or bank-PIM).
     energy
         Energy-per-action table parameters.
+    pe_rtl
+        Synthesis figures of the xPU's PE (loaded from ``xpu.pe.rtl`` by :func:`load_arch`, or
+        attached with :func:`mixforge.sim.cost.rtl.with_pe_rtl`).
     """
 
     name: str
@@ -39,6 +44,7 @@ class ArchConfig:
     hbm: HbmConfig
     pim: PimConfig | None = None
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    pe_rtl: PeRtl | None = None
 
     def __post_init__(self) -> None:
         if self.pim is not None:
@@ -46,6 +52,22 @@ class ArchConfig:
                 self.pim.check_hbm(self.hbm)
             except ConfigError as exc:
                 raise ConfigError(exc.detail, path=f"pim.{exc.path}") from None
+
+    @property
+    def xpu_banks(self) -> tuple[int, int] | None:
+        """Bank-in-group range ``[lo, hi)`` holding the xPU's data (``None``: every bank)."""
+        if self.pim is None:
+            return None
+        xpu, _ = self.pim.bank_ranges(self.hbm)
+        return None if xpu == (0, self.hbm.banks_per_group) else xpu
+
+    @property
+    def pim_banks(self) -> tuple[int, int] | None:
+        """Bank-in-group range of the PIM's data (``None``: every bank, or no PIM)."""
+        if self.pim is None:
+            return None
+        _, pim = self.pim.bank_ranges(self.hbm)
+        return None if pim == (0, self.hbm.banks_per_group) else pim
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +99,18 @@ def arch_from_dict(data: dict[str, Any], *, file: str | None = None) -> ArchConf
     """Build an :class:`ArchConfig` from a mapping (``schema_version`` already removed)."""
     if not isinstance(data, dict):
         raise ConfigError(f"must be a mapping, not {data!r}", file=file)
-    return from_dict(ArchConfig, _resolve_presets(data, file), file=file)
+    if isinstance(data.get("pim"), dict):
+        # check the optional section on its own first: errors inside an ``X | None`` field
+        # would otherwise be reported at the section, not at the field
+        from_dict(PimConfig, data["pim"], file=file, path="pim")
+    arch = from_dict(ArchConfig, _resolve_presets(data, file), file=file)
+    if arch.xpu.pe.rtl and arch.pe_rtl is None:
+        rel = Path(arch.xpu.pe.rtl)
+        where = rel if rel.is_absolute() or file is None else Path(file).parent / rel
+        if not where.is_file():
+            raise ConfigError(f"no such file: {where}", file=file, path="xpu.pe.rtl")
+        arch = dataclasses.replace(arch, pe_rtl=load_pe_rtl(where))
+    return arch
 
 
 def load_arch(path: str | Path) -> ArchConfig:
@@ -85,7 +118,7 @@ def load_arch(path: str | Path) -> ArchConfig:
 
     Raises ``ConfigError`` naming the file and dotted path for unknown keys, wrong types, and
     hardware that cannot work (SRAM below one tile, a format the PE does not support, zero
-    bandwidth, tRFC >= tREFI, ...).
+    bandwidth, tRFC >= tREFI, ...). ``xpu.pe.rtl`` is read relative to the YAML's folder.
     """
     file = str(path)
     data = load_yaml(path)

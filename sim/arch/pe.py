@@ -83,12 +83,17 @@ class PeConfig:
     late_dequant
         MixPE: integer products of one quantization group are accumulated first and dequantized
         once per group (``True``); otherwise weights are dequantized element by element.
+    rtl
+        Optional ``mixforge synth pe --json`` file of this PE (path relative to the YAML):
+        per-MAC energy, leakage and area then come from the measured RTL
+        (:mod:`mixforge.sim.cost.rtl`).
     """
 
     kind: PeKind
     modes: tuple[PeMode, ...]
     acc_bits: int = 32
     late_dequant: bool = False
+    rtl: str = ""
 
     def __post_init__(self) -> None:
         if not self.modes:

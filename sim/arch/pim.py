@@ -30,6 +30,16 @@ class PimConfig:
     bundles_per_pc
         Logic-PIM: the banks of a pc form this many bundles; the banks of one bundle are read in
         parallel (Duplex: 16 banks -> 2 bundles of 8), and the xPU can use the other bundle.
+    bank_partition
+        Logic-PIM: ``"split"`` (Duplex): the PIM's bundle and the xPU's banks are disjoint; each
+        unit's data, bursts and row buffers live in its own banks, so running both at once costs
+        neither any row conflicts. ``"shared"``: both units' data is spread over every bank of
+        the pc, and concurrent streams evict each other's open rows (see
+        :mod:`mixforge.sim.engine.interference`).
+    bundle_banks
+        Logic-PIM: banks per pc in the PIM bundle (``0``: ``banks_per_pc // bundles_per_pc``).
+        A multiple of the bank groups (the bundle takes the same banks of every group, so both
+        units keep tCCD_S bank-group interleaving); with ``split`` the xPU gets the rest.
     tsv_bw_multiplier
         Logic-PIM: TSV bandwidth per pc as a multiple of the pc's pin bandwidth (Duplex: 4).
     vector_lanes
@@ -51,6 +61,8 @@ class PimConfig:
     vector_lanes: int = 16
     opb_threshold: float = 32.0
     static_w: float = 0.0
+    bank_partition: Literal["split", "shared"] = "split"
+    bundle_banks: int = 0
 
     def __post_init__(self) -> None:
         for name in ("units_per_pc", "lanes", "freq_hz", "buffer_bytes", "bundles_per_pc",
@@ -60,18 +72,45 @@ class PimConfig:
                 raise ConfigError(f"must be positive, not {v!r}", path=name)
         if not self.modes:
             raise ConfigError("must list at least one mode", path="modes")
+        if isinstance(self.bundle_banks, bool) or self.bundle_banks < 0:
+            raise ConfigError(f"must be >= 0, not {self.bundle_banks!r}", path="bundle_banks")
 
     def check_hbm(self, hbm: HbmConfig) -> None:
         """Raise ``ConfigError`` when the PIM organisation does not fit the HBM's."""
-        if self.kind == "logic" and hbm.banks_per_pc % self.bundles_per_pc:
+        if self.kind != "logic":
+            return
+        if not self.bundle_banks and hbm.banks_per_pc % self.bundles_per_pc:
             raise ConfigError(f"{hbm.banks_per_pc} banks per pseudo-channel cannot form "
                               f"{self.bundles_per_pc} equal bundles", path="bundles_per_pc")
+        nb = self.banks_in_parallel(hbm)
+        if nb > hbm.banks_per_pc:
+            raise ConfigError(f"a bundle of {nb} banks does not fit the {hbm.banks_per_pc} banks "
+                              "of a pseudo-channel", path="bundle_banks")
+        if self.bank_partition == "split" and nb == hbm.banks_per_pc:
+            raise ConfigError(f"a bundle of all {nb} banks leaves none for the xPU with "
+                              "bank_partition: split (use shared)", path="bundle_banks")
+        if nb % hbm.bank_groups:
+            raise ConfigError(f"must be a multiple of the {hbm.bank_groups} bank groups (the "
+                              f"bundle takes the same banks of every group), not {nb}",
+                              path="bundle_banks")
 
     def banks_in_parallel(self, hbm: HbmConfig) -> int:
         """Banks one PIM access reads at once (a bundle, or every bank for bank-PIM)."""
         if self.kind == "logic":
-            return hbm.banks_per_pc // self.bundles_per_pc
+            return self.bundle_banks or hbm.banks_per_pc // self.bundles_per_pc
         return hbm.banks_per_pc
+
+    def bank_ranges(self, hbm: HbmConfig) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``(xpu, pim)`` ranges ``[lo, hi)`` of bank-in-group indices each unit's data uses.
+
+        ``split`` logic-PIM: the PIM bundle is banks ``[0, bundle_banks / bank_groups)`` of
+        every bank group and the xPU has the rest; otherwise both use every bank.
+        """
+        every = (0, hbm.banks_per_group)
+        if self.kind != "logic" or self.bank_partition == "shared":
+            return every, every
+        per_group = self.banks_in_parallel(hbm) // hbm.bank_groups
+        return (per_group, hbm.banks_per_group), (0, per_group)
 
     def pc_bw_bytes_per_s(self, hbm: HbmConfig) -> float:
         """Streaming read bandwidth of one pc into its PIM units.

@@ -94,6 +94,11 @@ class XpuConfig:
     l2
         Optional last-level buffer shared by all cores (capacity and bandwidth per xPU cycle):
         operand re-fetches that fit in it, and tiles other cores fetched, stay off DRAM.
+    l2_multicast
+        Cores of a cluster that receive one L2 read of an operand tile they all need (Hopper
+        thread-block clusters with TMA multicast). Cores working on an L2-resident block take
+        neighbouring output tiles, so the operand of their shared outer loop is read once per
+        cluster. ``1``: every core reads its own copy.
     """
 
     freq_hz: float
@@ -104,9 +109,10 @@ class XpuConfig:
     cores: int = 1
     static_w: float = 0.0
     l2: SramBuffer | None = None
+    l2_multicast: int = 1
 
     def __post_init__(self) -> None:
-        _positive(self, "freq_hz", "cores")
+        _positive(self, "freq_hz", "cores", "l2_multicast")
         if self.static_w < 0:
             raise ConfigError(f"must be >= 0, not {self.static_w}", path="static_w")
         # The smallest useful weight tile is one array fold of the widest weight format: a

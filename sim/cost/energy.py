@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from mixforge.sim.cost.rtl import rtl_mac_pj, rtl_static_w
 from mixforge.sim.cost.tables import mac_energy_pj, sram_pj_per_bit
 from mixforge.sim.mapping.actions import ActionCounts
 
@@ -45,11 +46,16 @@ def op_energy(actions: ActionCounts, arch: ArchConfig, seconds: float,
     ----------
     pe_kind
         PE family the MACs ran on (defaults to the xPU's); PIM units use ``"fp_mac"`` / ``int_mac``
-        energies by format, as no PIM-specific MAC table is published.
+        energies by format, as no PIM-specific MAC table is published. xPU MACs use the
+        RTL-measured PE (``arch.pe_rtl``, :mod:`mixforge.sim.cost.rtl`) when there is one, for
+        every mode of the PE; its leakage adds to the static power.
     """
     cfg = arch.energy
     kind = pe_kind or arch.xpu.pe.kind
-    mac = sum(c * mac_energy_pj(kind, w, a, cfg) for w, a, c in actions.macs)
+    if pe_kind is None and arch.pe_rtl is not None:  # the xPU's PE measured from its RTL
+        mac = actions.total_macs * rtl_mac_pj(arch.pe_rtl, cfg)
+    else:
+        mac = sum(c * mac_energy_pj(kind, w, a, cfg) for w, a, c in actions.macs)
     sram = arch.xpu.sram
     sram_pj = (actions.sram_weight_bits * sram_pj_per_bit(sram.weight.size_bytes, cfg)
                + actions.sram_input_bits * sram_pj_per_bit(sram.input.size_bytes, cfg)
@@ -59,7 +65,8 @@ def op_energy(actions: ActionCounts, arch: ArchConfig, seconds: float,
     dram_pj = (actions.dram_bits * cfg.e_dram_xpu_pj_per_bit
                + actions.pim_dram_bits * cfg.e_dram_pim_pj_per_bit
                + actions.bank_pim_dram_bits * cfg.e_dram_bank_pim_pj_per_bit)
-    static_w = arch.xpu.static_w + (arch.pim.static_w if arch.pim is not None else 0.0)
+    static_w = (arch.xpu.static_w + rtl_static_w(arch)
+                + (arch.pim.static_w if arch.pim is not None else 0.0))
     return EnergyBreakdown(mac_j=mac * 1e-12, sram_j=sram_pj * 1e-12, dram_j=dram_pj * 1e-12,
                            activation_j=actions.row_activations * cfg.e_act_pj * 1e-12,
                            vector_j=actions.vector_ops * cfg.e_vector_op_pj * 1e-12,

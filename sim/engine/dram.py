@@ -7,6 +7,10 @@ an xPU's DMA does), reads a few bursts per open row, and moves to the next pseud
 As memory controllers do, the pseudo-channel is rotated by column + row and the bank by row
 (a bijective hash), so power-of-two strides do not pile onto one channel or bank.
 
+A unit confined to a bank range (Duplex: the xPU and the logic-PIM on different bank bundles,
+``pim.bank_partition: split``) has its addresses decoded onto banks ``[lo, hi)`` of every bank
+group only: same map, fewer banks per group (see :func:`decode_bursts`).
+
 Each pseudo-channel serves its bursts in order with an open-page policy. Its busy time is the
 largest of the resource occupancies the JEDEC constraints imply:
 
@@ -61,13 +65,17 @@ class TransferTime:
         return max(self.t_alone_ns, sharers * self.busy_pc_ns / n_pcs)
 
 
-def decode_bursts(hbm: HbmConfig, burst_idx: np.ndarray
+def decode_bursts(hbm: HbmConfig, burst_idx: np.ndarray, banks: tuple[int, int] | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Map global burst indices to ``(pc, bank_group, bank_in_group, row)``.
 
     LSB first: bank group | low column (``pc_interleave_bytes`` per pc) | pc | bank | high
-    column | row; pc rotated by column + row and bank by row.
+    column | row; pc rotated by column + row and bank by row. ``banks = (lo, hi)`` confines
+    the map to banks ``lo .. hi-1`` of each bank group (a unit's bank bundle): it is then a
+    bijection onto those banks only.
     """
+    lo, hi = banks if banks is not None else (0, hbm.banks_per_group)
+    nbank = hi - lo
     b = np.asarray(burst_idx, dtype=np.int64)
     col_low_n = hbm.pc_interleave_bytes // (hbm.bank_groups * hbm.burst_bytes)
     col_high_n = hbm.row_bytes // hbm.burst_bytes // col_low_n
@@ -77,13 +85,13 @@ def decode_bursts(hbm: HbmConfig, burst_idx: np.ndarray
     b = b // col_low_n
     pc = b % hbm.n_pcs
     b = b // hbm.n_pcs
-    bank = b % hbm.banks_per_group
-    b = b // hbm.banks_per_group
+    bank = b % nbank
+    b = b // nbank
     col = b % col_high_n
     row = (b // col_high_n) % hbm.rows_per_bank
     del col_low  # the column within the open row does not change the timing
     pc = (pc + col + row) % hbm.n_pcs
-    bank = (bank + row) % hbm.banks_per_group
+    bank = lo + (bank + row) % nbank
     return pc, bg, bank, row
 
 
@@ -128,10 +136,11 @@ def stream_time(hbm: HbmConfig, pc: np.ndarray, bg: np.ndarray, bank: np.ndarray
 
 @lru_cache(maxsize=1 << 15)
 def transfer_time(hbm: HbmConfig, rows: int, row_bytes: int, stride_bytes: int,
-                  base: int = 0) -> TransferTime:
+                  base: int = 0, banks: tuple[int, int] | None = None) -> TransferTime:
     """Time to move ``rows`` runs of ``row_bytes`` bytes, ``stride_bytes`` apart, from ``base``.
 
     A run that does not fill whole bursts still moves whole bursts (over-fetch is charged).
+    ``banks``: the bank-in-group range holding the data (:func:`decode_bursts`).
     """
     if rows <= 0 or row_bytes <= 0:
         return TransferTime(0.0, 0.0, 0, 0)
@@ -144,7 +153,7 @@ def transfer_time(hbm: HbmConfig, rows: int, row_bytes: int, stride_bytes: int,
     offs = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
     idx = np.repeat(first, count) + offs
     idx = idx[np.r_[True, idx[1:] != idx[:-1]]]
-    res = stream_time(hbm, *decode_bursts(hbm, idx))
+    res = stream_time(hbm, *decode_bursts(hbm, idx, banks))
     if sim_rows == rows:
         return res
     scale = rows / sim_rows

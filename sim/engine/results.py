@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mixforge.sim.cost.energy import EnergyBreakdown
+from mixforge.sim.engine.interference import Interference
 from mixforge.sim.mapping.actions import ActionCounts
 from mixforge.sim.mapping.mapper import Mapping
 
@@ -80,13 +81,16 @@ class OpResult:
 class LayerResult:
     """Ops run one after another (``ops``), or concurrently on xPU and PIM (``concurrent``).
 
-    ``seconds`` is the sum over sequential ops, or the max over the two units when concurrent;
-    energy always adds up.
+    ``seconds`` is the sum over sequential ops, or the max over the two units when concurrent
+    (``unit_seconds`` include the DRAM interference between them, ``interference``); energy
+    always adds up, plus ``extra_energy`` (row activations caused by interference).
     """
 
     ops: tuple[OpResult, ...]
     concurrent: bool = False
     unit_seconds: dict[str, float] = field(default_factory=dict)
+    interference: Interference | None = None
+    extra_energy: EnergyBreakdown = field(default_factory=EnergyBreakdown)
 
     @property
     def seconds(self) -> float:
@@ -96,11 +100,11 @@ class LayerResult:
 
     @property
     def energy_j(self) -> float:
-        return sum(r.energy_j for r in self.ops)
+        return sum(r.energy_j for r in self.ops) + self.extra_energy.total_j
 
     @property
     def energy(self) -> EnergyBreakdown:
-        total = EnergyBreakdown()
+        total = self.extra_energy
         for r in self.ops:
             total = total + r.energy
         return total

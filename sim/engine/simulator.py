@@ -7,6 +7,7 @@ Only new shapes are simulated (milliseconds). No global state: each Simulator ow
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -16,10 +17,14 @@ from typing import Literal
 from mixforge.errors import ConfigError
 from mixforge.models.formats import get_format
 from mixforge.sim.arch.device import ArchConfig
-from mixforge.sim.cost.energy import op_energy
+from mixforge.sim.cost.energy import EnergyBreakdown, op_energy
+from mixforge.sim.engine.blocked import simulate_blocked
+from mixforge.sim.engine.bucket import KvBucket
 from mixforge.sim.engine.gemm import Layout, simulate_gemm
+from mixforge.sim.engine.interference import interference
 from mixforge.sim.engine.results import Bound, LayerResult, OpResult, Unit
 from mixforge.sim.engine.units import gemm_on_pim, vector_on_pim, vector_on_xpu
+from mixforge.sim.mapping.l2 import map_l2
 from mixforge.sim.mapping.mapper import Mapping, map_gemm
 from mixforge.sim.mapping.ops import Attention, Gemm, MoeGate, Op, Vector
 
@@ -56,32 +61,82 @@ class Simulator:
         DRAM layout of GEMM operands: ``"tiled"`` (tile-contiguous) or ``"row_major"``.
     cache_size
         Results kept (least recently used are dropped).
+    kv_bucket
+        Serving: simulate attention only at KV-length bucket edges and interpolate
+        (:class:`~mixforge.sim.engine.bucket.KvBucket`, e.g. ``KvBucket(step=256)``); ``None``
+        (default) simulates every KV length exactly.
+
+    A serving loop calls :meth:`run_op` for every op of every step; results are cached per op
+    (frozen dataclasses are the keys), so repeated shapes cost a dict lookup, and with
+    ``kv_bucket`` the changing KV lengths map onto a few cached shapes (:meth:`cache_stats`).
     """
 
     def __init__(self, arch: ArchConfig, *, dispatch: Dispatch = "threshold",
-                 layout: Layout = "tiled", cache_size: int = 1 << 16) -> None:
+                 layout: Layout = "tiled", cache_size: int = 1 << 16,
+                 kv_bucket: KvBucket | None = None) -> None:
         self.arch = arch
         self.dispatch = dispatch
         self.layout = layout
+        self.kv_bucket = kv_bucket if kv_bucket is not None and kv_bucket.enabled else None
         self._cached = lru_cache(maxsize=cache_size)(self._simulate)
         self._mappings = lru_cache(maxsize=cache_size)(self._map)
+        self._inner_mappings = lru_cache(maxsize=cache_size)(self._map_inner)
+        self._interpolated = lru_cache(maxsize=cache_size)(self._bucketed)
 
     # ---------------------------------------------------------------- public API
     def run_op(self, op: Op, unit: Unit | None = None) -> OpResult:
-        """Simulate ``op`` (cached); ``unit`` forces xPU or PIM, else the dispatch policy."""
+        """Simulate ``op`` (cached); ``unit`` forces xPU or PIM, else the dispatch policy.
+
+        With ``kv_bucket``, attention between two bucket edges is interpolated from the
+        (cached) results at the edges; see :mod:`mixforge.sim.engine.bucket`.
+        """
+        if (self.kv_bucket is not None and isinstance(op, Attention)
+                and op.q_len <= self.kv_bucket.max_q_len):
+            lo, hi = self.kv_bucket.edges(op.kv_len)
+            if lo != hi:
+                return self._interpolated(op, unit, lo, hi)
         return self._cached(op, unit)
+
+    def cache_stats(self) -> dict[str, float]:
+        """Result-cache hits, misses and hit rate: simulations only (a bucketed attention
+        counts its two edge lookups; repeats of one interpolated op are not counted)."""
+        info = self._cached.cache_info()
+        total = info.hits + info.misses
+        return {"hits": info.hits, "misses": info.misses,
+                "hit_rate": info.hits / total if total else 0.0, "size": info.currsize}
 
     def run_ops(self, ops: Iterable[Op]) -> LayerResult:
         """Ops one after another (a layer)."""
         return LayerResult(tuple(self.run_op(op) for op in ops))
 
     def run_concurrent(self, xpu_ops: Sequence[Op], pim_ops: Sequence[Op]) -> LayerResult:
-        """``xpu_ops`` on the xPU while ``pim_ops`` run on PIM (different bank bundles)."""
+        """``xpu_ops`` on the xPU while ``pim_ops`` run on PIM, both from start to finish.
+
+        While both run, each unit's time is stretched by the DRAM interference of the two
+        burst streams (:func:`~mixforge.sim.engine.interference.interference`, at the units'
+        average DRAM byte rates): none with ``pim.bank_partition: split`` (disjoint bank
+        bundles), row conflicts and bank contention with ``shared``. The stretch applies to
+        the overlapped time ``min(xpu, pim)`` (first order: the overlap is not re-iterated);
+        the extra row activations are charged to ``LayerResult.extra_energy``.
+        """
         xs = tuple(self.run_op(op, "xpu") for op in xpu_ops)
         ps = tuple(self.run_op(op, "pim") for op in pim_ops)
-        return LayerResult(xs + ps, concurrent=True,
-                           unit_seconds={"xpu": sum(r.seconds for r in xs),
-                                         "pim": sum(r.seconds for r in ps)})
+        tx, tp = sum(r.seconds for r in xs), sum(r.seconds for r in ps)
+        inter = None
+        extra = EnergyBreakdown()
+        if tx > 0 and tp > 0:
+            xb = sum(r.actions.dram_bits for r in xs) / 8
+            pb = sum(r.actions.pim_dram_bits + r.actions.bank_pim_dram_bits for r in ps) / 8
+            inter = interference(self.arch, xb / tx, pb / tp)
+            overlap = min(tx, tp)
+            tx += overlap * (inter.slowdown_xpu - 1)
+            tp += overlap * (inter.slowdown_pim - 1)
+            if inter.window_ns > 0:
+                acts = (inter.extra_activations * self.arch.hbm.n_pcs
+                        * overlap / (inter.window_ns * 1e-9))
+                extra = EnergyBreakdown(activation_j=acts * self.arch.energy.e_act_pj * 1e-12)
+        return LayerResult(xs + ps, concurrent=True, unit_seconds={"xpu": tx, "pim": tp},
+                           interference=inter, extra_energy=extra)
 
     def co_process(self, ops: Sequence[Op]) -> LayerResult:
         """Split independent ops (MoE experts, attention heads) between xPU and PIM.
@@ -113,8 +168,41 @@ class Simulator:
         return str(self._cached.cache_info())
 
     # ---------------------------------------------------------------- internals
+    def _bucketed(self, op: Attention, unit: Unit | None, lo: int, hi: int) -> OpResult:
+        t0 = time.perf_counter()
+        r_hi = self._cached(dataclasses.replace(op, kv_len=hi), unit)
+        chosen: Unit = unit or r_hi.unit
+        r_lo = self._cached(dataclasses.replace(op, kv_len=lo), chosen)
+        f = (op.kv_len - lo) / (hi - lo)
+
+        def mix(a: float, b: float) -> float:
+            return a + f * (b - a)
+
+        roof = max(max(self._roofline(p, chosen)) for p in op.lower()
+                   if isinstance(p, Gemm | Vector))
+        secs = max(mix(r_lo.seconds, r_hi.seconds), roof)
+        energy = EnergyBreakdown(**{k: mix(v, getattr(r_hi.energy, k))
+                                    for k, v in r_lo.energy.as_dict().items()})
+        macs = sum(p.macs for p in op.lower() if isinstance(p, Gemm))
+        util = r_hi.utilisation * r_hi.seconds / max(r_hi.macs, 1) * macs / secs \
+            if r_hi.macs else mix(r_lo.utilisation, r_hi.utilisation)
+        return dataclasses.replace(
+            r_hi, name=op.name, cycles=math.ceil(secs * self.arch.xpu.freq_hz - 1e-9),
+            seconds=secs, energy=energy, roofline_seconds=roof, utilisation=min(util, 1.0),
+            macs=macs, dram_bytes=round(mix(r_lo.dram_bytes, r_hi.dram_bytes)),
+            compute_seconds=mix(r_lo.compute_seconds, r_hi.compute_seconds),
+            memory_seconds=mix(r_lo.memory_seconds, r_hi.memory_seconds),
+            tiles=round(mix(r_lo.tiles, r_hi.tiles)), parts=(),
+            sim_wall_s=time.perf_counter() - t0)
+
     def _map(self, op: Gemm) -> Mapping:
         return map_gemm(op, self.arch.xpu, self.arch.hbm.peak_bw_bytes_per_s)
+
+    def _map_inner(self, op: Gemm) -> Mapping:
+        """Core tiles of one L2 block: operands come from the L2 at its bandwidth; K innermost
+        (each core keeps its output tile while the block's K streams by)."""
+        return map_gemm(op, self.arch.xpu, self.arch.xpu.l2_bw_bytes_per_s,
+                        orders=("mnk", "nmk"), split_outputs=True)
 
     def _try_pim(self, op: Op) -> OpResult | None:
         try:
@@ -184,8 +272,14 @@ class Simulator:
         mapping = None
         macs = op.macs if isinstance(op, Gemm) else 0
         if unit == "xpu" and isinstance(op, Gemm):
-            mapping = self.mapping(op)
-            g = simulate_gemm(arch, op, mapping, self.layout)
+            blk = map_l2(op, arch.xpu, arch.hbm.peak_bw_bytes_per_s)
+            if blk is None:
+                mapping = self.mapping(op)
+                g = simulate_gemm(arch, op, mapping, self.layout)
+            else:  # too big for the L2: blocks from DRAM into the L2, tiles from the L2
+                g, inner = simulate_blocked(arch, op, blk, self._inner_mappings, self.layout)
+                mapping = dataclasses.replace(inner, l2_bm=blk.bm, l2_bn=blk.bn,
+                                              l2_order=blk.order)
             cycles, secs = g.cycles, g.cycles / freq
             comp_s, mem_s = g.compute_cycles / freq / g.active_cores, g.dma_cycles / freq
             dram, tiles, actions = g.dram_bytes, g.tiles, g.actions

@@ -39,7 +39,7 @@ def stream_ns(arch: ArchConfig, nbytes: int) -> tuple[float, int, int]:
     if nbytes <= 0:
         return 0.0, 0, 0
     rows = -(-nbytes // _RUN)
-    tt = transfer_time(arch.hbm, rows, _RUN, _RUN)
+    tt = transfer_time(arch.hbm, rows, _RUN, _RUN, 0, arch.xpu_banks)
     return tt.t_alone_ns, tt.bursts * arch.hbm.burst_bytes, tt.activations
 
 

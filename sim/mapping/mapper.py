@@ -39,6 +39,9 @@ class Mapping:
         Tile loop order, outermost first (``"nkm"``: N outermost, M innermost).
     double_buffer
         SRAM ping-pong: the DMA of tile ``i+1`` overlaps the compute of tile ``i``.
+    l2_bm, l2_bn, l2_order
+        Outer L2 blocking (:mod:`mixforge.sim.mapping.l2`): ``l2_bm x K x l2_bn`` blocks in
+        ``l2_order``; the tile sizes above are those of the (first) block. ``0`` / ``""``: none.
     """
 
     tm: int
@@ -46,6 +49,9 @@ class Mapping:
     tn: int
     order: str = "nkm"
     double_buffer: bool = True
+    l2_bm: int = 0
+    l2_bn: int = 0
+    l2_order: str = ""
 
     def __post_init__(self) -> None:
         if sorted(self.order) != ["k", "m", "n"]:
@@ -72,12 +78,12 @@ def tile_buffer_bytes(op: Gemm, xpu: XpuConfig, tm: np.ndarray | int, tk: np.nda
     return w * mult, a * mult, o * mult
 
 
-def _sizes(dim: int, unit: int, limit: int = 6) -> list[int]:
+def _sizes(dim: int, unit: int, limit: int = 6, step: int = 4) -> list[int]:
     vals: list[int] = []
     s = unit
     while s < dim and len(vals) < limit - 1:
         vals.append(s)
-        s *= 4
+        s *= step
     vals.append(dim)
     return vals
 
@@ -119,12 +125,15 @@ def _dram_reads(xpu: XpuConfig, order: str, trips: dict[str, np.ndarray], tile_a
     return out[0], out[1]
 
 
-def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float) -> Mapping:
+def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
+             orders: tuple[str, ...] = ORDERS, split_outputs: bool = False) -> Mapping:
     """Choose tile sizes, loop order and double buffering for ``op`` on ``xpu``.
 
     Minimises the estimated time ``max(compute, traffic / bw)`` (or their sum without double
     buffering), ties broken by DRAM traffic. Raises ``ConfigError`` when not even the smallest
-    tile fits the SRAM buffers.
+    tile fits the SRAM buffers. ``orders`` limits the loop orders tried; ``split_outputs``:
+    cores take whole output tiles (the two outer loops, an L2-resident block), not chunks of the
+    outermost loop.
     """
     lanes = xpu.pe.lanes(op.w, op.a)
     spec = xpu.array
@@ -133,10 +142,11 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float) -> Mapping:
     k_unit = r * lanes if spec.dataflow == "ws" else 16 * lanes
     if group:  # keep K tiles group-aligned so folds split at group boundaries as in the RTL
         k_unit = math.lcm(k_unit, group)
+    # output tile sides in steps of 2 (the output buffer bounds their product), K in steps of 4
     if spec.dataflow == "ws":
-        cm, ck, cn = _sizes(op.m, 16), _sizes(op.k, k_unit), _sizes(op.n, c)
+        cm, ck, cn = _sizes(op.m, 16, 9, 2), _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2)
     else:
-        cm, ck, cn = _sizes(op.m, r), _sizes(op.k, k_unit), _sizes(op.n, c)
+        cm, ck, cn = _sizes(op.m, r, 7, 2), _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2)
     grid = np.array(list(itertools.product(cm, ck, cn, (True, False))), dtype=np.int64)
     tm, tk, tn, db = grid[:, 0], grid[:, 1], grid[:, 2], grid[:, 3].astype(bool)
     wb, ab, ob = tile_buffer_bytes(op, xpu, tm, tk, tn, db)
@@ -165,17 +175,30 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float) -> Mapping:
     tile_b = tk * tn * _bits(op.w) / 8.0
     best: tuple[float, float, int, int] | None = None
     for oi, order in enumerate(ORDERS):
+        if order not in orders:
+            continue
         outer = trips[order[0]] * op.batch
+        if split_outputs and order[2] == "k":
+            outer = outer * trips[order[1]]
         cores = np.minimum(xpu.cores, outer)
         ra, rb = _dram_reads(xpu, order, trips, tile_a, tile_b, cores)
         ko = _refetch(order, "mn", trips)  # > 1 iff K is split outside the output's loops
-        traffic = (a_total * ra + b_total * rb + o_final
-                   + np.where(ko > 1, (2 * ko - 2) * o_part, 0.0)) * op.batch
-        ra0, rb0 = _dram_reads(xpu, order, trips, tile_a, tile_b, cores, use_l2=False)
-        on_chip = (a_total * (ra0 - ra) + b_total * (rb0 - rb)) * op.batch
-        mem_s = traffic / bw_bytes_per_s
-        if xpu.l2 is not None:
-            mem_s = np.maximum(mem_s, on_chip / xpu.l2_bw_bytes_per_s)
+        if split_outputs:
+            # an L2-resident block: every operand tile fetch is L2 traffic (``bw`` is the L2's);
+            # clusters of neighbouring cores share one read of the outer loop's operand
+            mc = np.minimum(xpu.l2_multicast, trips[order[1]])
+            traffic = (a_total * _refetch(order, "mk", trips) / np.where(order[0] == "m", mc, 1)
+                       + b_total * _refetch(order, "kn", trips)
+                       / np.where(order[0] == "n", mc, 1)) * op.batch
+            mem_s = traffic / bw_bytes_per_s
+        else:
+            traffic = (a_total * ra + b_total * rb + o_final
+                       + np.where(ko > 1, (2 * ko - 2) * o_part, 0.0)) * op.batch
+            ra0, rb0 = _dram_reads(xpu, order, trips, tile_a, tile_b, cores, use_l2=False)
+            on_chip = (a_total * (ra0 - ra) + b_total * (rb0 - rb)) * op.batch
+            mem_s = traffic / bw_bytes_per_s
+            if xpu.l2 is not None:
+                mem_s = np.maximum(mem_s, on_chip / xpu.l2_bw_bytes_per_s)
         fill_s = (wb + ab) / 2 / (bw_bytes_per_s / cores)
         est = np.where(db, np.maximum(comp_s / cores, mem_s) + fill_s, comp_s / cores + mem_s)
         # within 2% of this order's best estimate, prefer the fewest tiles (cheaper to simulate,
