@@ -102,16 +102,17 @@ def _convert(tp: Any, value: Any, file: str | None, path: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
-        errors = []
+        errors: list[ConfigError] = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _convert(arg, value, file, path)
             except ConfigError as exc:
-                errors.append(exc.detail)
-        raise ConfigError(errors[0] if len(errors) == 1 else
-                          f"must be one of {' | '.join(_type_name(a) for a in args)}, "
+                errors.append(exc)
+        if len(errors) == 1:  # `X | None`: X's own error, with its full dotted path
+            raise errors[0]
+        raise ConfigError(f"must be one of {' | '.join(_type_name(a) for a in args)}, "
                           f"not {value!r}", file=file, path=path)
     if origin is Literal:
         allowed = get_args(tp)

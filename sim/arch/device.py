@@ -99,10 +99,6 @@ def arch_from_dict(data: dict[str, Any], *, file: str | None = None) -> ArchConf
     """Build an :class:`ArchConfig` from a mapping (``schema_version`` already removed)."""
     if not isinstance(data, dict):
         raise ConfigError(f"must be a mapping, not {data!r}", file=file)
-    if isinstance(data.get("pim"), dict):
-        # check the optional section on its own first: errors inside an ``X | None`` field
-        # would otherwise be reported at the section, not at the field
-        from_dict(PimConfig, data["pim"], file=file, path="pim")
     arch = from_dict(ArchConfig, _resolve_presets(data, file), file=file)
     if arch.xpu.pe.rtl and arch.pe_rtl is None:
         rel = Path(arch.xpu.pe.rtl)

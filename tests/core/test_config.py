@@ -107,3 +107,19 @@ def test_exponent_numbers_are_floats(tmp_path: Path) -> None:
     assert data["c"] == -2.5e-3
     assert data["d"] == 7 and isinstance(data["d"], int)
     assert data["e"] == "1e9"
+
+
+@dataclass(frozen=True)
+class _Inner:
+    size: int = 1
+
+
+@dataclass(frozen=True)
+class _Outer:
+    inner: _Inner | None = None
+
+
+def test_optional_section_error_names_the_field() -> None:
+    with pytest.raises(ConfigError) as exc:
+        from_dict(_Outer, {"inner": {"size": "big"}}, file="x.yaml")
+    assert str(exc.value).startswith("x.yaml: inner.size: must be an integer")
