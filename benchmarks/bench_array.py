@@ -1,7 +1,14 @@
-"""Area (Yosys generic synth, cell counts) of the 4x4 / 8x8 arrays and the logic-PIM unit, and
-measured vs spec vs ideal cycles of verified GEMMs.
+"""Area of the 4x4 / 8x8 PE arrays and the logic-PIM unit, and measured vs spec vs ideal cycles
+of verified GEMMs.
 
-    /work/venv/bin/python benchmarks/bench_array.py [--json OUT] [--no-synth]
+    /work/venv/bin/python benchmarks/bench_array.py [--json OUT] [--no-synth] [--no-cycles]
+                                                    [--sizes 4,8]
+
+Area: Yosys generic ``synth`` (cell count), then ``abc -g cmos2; stat -tech cmos`` (CMOS
+transistors of the combinational logic; ``+ff`` adds 24 per flip-flop bit), for the MixPE
+shift-and-add array without and with its edge group-dequant units (group 128, W4A8, float32
+out) and for the dequantize-first INT8 multiplier baseline (the ratio the MixPE claim is about),
+plus the WS and posit8 arrays.
 
 The measured cycles are also written to ``--cycles`` (default examples/array/measured_cycles.json),
 the file sim/ tests read to check their per-tile model against the RTL.
@@ -18,10 +25,30 @@ from mixforge.hw.array import ArrayConfig, run_array_tb
 from mixforge.hw.array.measure import generate_array
 from mixforge.hw.array.synth import yosys_stat
 
-CONFIGS = [ArrayConfig(rows=r, cols=r, dataflow=df, pe=pe, double_buffer=db)
-           for r in (4, 8)
-           for df, pe, db in (("ws", "shift_add", False), ("ws", "shift_add", True),
-                              ("os", "shift_add", False), ("os", "posit8", False))]
+
+def _area_configs(sizes: list[int]) -> list[ArrayConfig]:
+    out = []
+    for r in sizes:
+        out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe="shift_add"),
+                ArrayConfig(rows=r, cols=r, dataflow="os", pe="shift_add", dequant=True,
+                            group=128),
+                ArrayConfig(rows=r, cols=r, dataflow="os", pe="dequant_first"),
+                ArrayConfig(rows=r, cols=r, dataflow="ws", pe="shift_add")]
+    return out + [ArrayConfig(rows=r, cols=r, dataflow="os", pe="posit8") for r in sizes]
+
+
+def _cycle_configs(sizes: list[int]) -> list[ArrayConfig]:
+    return [ArrayConfig(rows=r, cols=r, dataflow=df, pe=pe, double_buffer=db, dequant=dq,
+                        group=8 if dq or pe == "dequant_first" else 128)
+            for r in sizes
+            for df, pe, db, dq in (("ws", "shift_add", False, False),
+                                   ("ws", "shift_add", True, False),
+                                   ("os", "shift_add", False, False),
+                                   ("os", "posit8", False, False),
+                                   ("os", "shift_add", False, True),
+                                   ("os", "dequant_first", False, False))]
+
+
 SHAPES = [(16, 16, 16), (10, 13, 9), (64, 32, 16), (5, 21, 6)]
 
 
@@ -31,31 +58,48 @@ def main() -> None:
     ap.add_argument("--cycles", default=str(Path(__file__).parents[1] / "examples" / "array"
                                            / "measured_cycles.json"))
     ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--no-cycles", action="store_true")
+    ap.add_argument("--sizes", default="4,8", help="array sizes R = C (comma separated)")
+    ap.add_argument("--only", default="", help="synthesize only arrays whose name contains "
+                                               "one of these comma-separated strings")
     args = ap.parse_args()
-    rows, cycles = [], []
-    for cfg in CONFIGS:
-        entry: dict[str, object] = {"name": cfg.name}
-        if not args.no_synth:
-            t0 = time.perf_counter()
-            st = yosys_stat(generate_array(cfg).read_text(), cfg.name)
-            entry.update(cells=st["cells"], has_mul=st["has_mul"],
-                         synth_s=round(time.perf_counter() - t0, 1))
-        run = run_array_tb(cfg, SHAPES, seed=1)
-        assert run.passed, run.failures
-        entry["gemms"] = [{"MKN": [g.m, g.k, g.n], "measured": g.gemm_cycles,
-                           "spec": g.spec_cycles, "ideal": g.ideal_cycles} for g in run.gemms]
-        cycles.append({"config": cfg.params(), "gemms": [g.to_dict() for g in run.gemms]})
-        rows.append(entry)
-        print(json.dumps(entry))
+    sizes = [int(v) for v in args.sizes.split(",")]
+    rows: list[dict[str, object]] = []
     if not args.no_synth:
-        from mixforge.hw.pim import PimConfig
-        from mixforge.hw.pim.measure import generate_pim
+        only = [v for v in args.only.split(",") if v]
+        for cfg in _area_configs(sizes):
+            if only and not any(v in cfg.name for v in only):
+                continue
+            t0 = time.perf_counter()
+            st = yosys_stat(generate_array(cfg).read_text(), cfg.name, cmos=True)
+            entry = {"name": cfg.name, "cells": st["cells"], "flip_flops": st["flip_flops"],
+                     "cmos_transistors": st["cmos_transistors"],
+                     "cmos_transistors_incl_ff": st["cmos_transistors_incl_ff"],
+                     "has_mul": st["has_mul"], "synth_s": round(time.perf_counter() - t0, 1)}
+            rows.append(entry)
+            print(json.dumps(entry), flush=True)
+        if not only or any(v in "logic_pim" for v in only):
+            from mixforge.hw.pim import PimConfig
+            from mixforge.hw.pim.measure import generate_pim
 
-        pc = PimConfig()
-        st = yosys_stat(generate_pim(pc).read_text(), pc.name)
-        rows.append({"name": pc.name, "cells": st["cells"], "has_mul": st["has_mul"]})
-        print(json.dumps(rows[-1]))
-    Path(args.cycles).write_text(json.dumps(cycles, indent=1) + "\n")
+            pc = PimConfig()
+            st = yosys_stat(generate_pim(pc).read_text(), pc.name)
+            rows.append({"name": pc.name, "cells": st["cells"], "has_mul": st["has_mul"]})
+            print(json.dumps(rows[-1]), flush=True)
+    if not args.no_cycles:
+        cycles = []
+        for cfg in _cycle_configs(sizes):
+            run = run_array_tb(cfg, SHAPES, seed=1)
+            assert run.passed, run.failures
+            assert all(g.matches_spec for g in run.gemms), cfg.name
+            entry = {"name": cfg.name,
+                     "gemms": [{"MKN": [g.m, g.k, g.n], "measured": g.gemm_cycles,
+                                "spec": g.spec_cycles, "ideal": g.ideal_cycles}
+                               for g in run.gemms]}
+            cycles.append({"config": cfg.params(), "gemms": [g.to_dict() for g in run.gemms]})
+            rows.append(entry)
+            print(json.dumps(entry), flush=True)
+        Path(args.cycles).write_text(json.dumps(cycles, indent=1) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
 

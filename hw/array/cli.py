@@ -75,8 +75,10 @@ def _synth_array(args: argparse.Namespace) -> int:
     from mixforge.hw.array.synth import yosys_stat
 
     cfg = load_array_file(args.config).array
-    st = yosys_stat(generate_array(cfg).read_text(), cfg.name)
+    st = yosys_stat(generate_array(cfg).read_text(), cfg.name, cmos=True)
     print(f"{cfg.name}: {st['cells']} cells ({st['wire_bits']} wire bits), "
+          f"{st['flip_flops']} flip-flops, {st['cmos_transistors']} CMOS transistors "
+          f"(+ff: {st['cmos_transistors_incl_ff']}), "
           f"multiplier: {'yes' if st['has_mul'] else 'no'}")
     _write_json(args.json, {"config": cfg.params(), **st})
     return 0
@@ -103,9 +105,10 @@ def _verify_pim(args: argparse.Namespace) -> int:
     print(f"{'PASS' if run.passed else 'FAIL'} {f.pim.name} on {args.sim}: "
           f"{len(run.jobs)} jobs, {time.perf_counter() - t0:.1f} s")
     for j in run.jobs:
-        print(f"  {j['mode']} {j['tokens']}x{j['k']}x{j['n']} ({j['w_fmt']}): "
-              f"{j['cycles']} cycles, {j['bytes_per_cycle']:.2f} B/cycle sustained "
-              f"(peak {run.peak_bytes_per_cycle})")
+        print(f"  {j['mode']} x {j['a_fmt']} {j['tokens']}x{j['k']}x{j['n']}: "
+              f"{j['cycles']} cycles ({j['ideal_cycles']} ideal), "
+              f"{j['bytes_per_cycle']:.2f} B/cycle sustained (peak {run.peak_bytes_per_cycle}), "
+              f"{j['mismatches']} mismatches")
     for failure in run.failures:
         print(f"  {failure}")
     _write_json(args.json, run.to_dict())
@@ -113,14 +116,16 @@ def _verify_pim(args: argparse.Namespace) -> int:
 
 
 def _synth_pim(args: argparse.Namespace) -> int:
-    from mixforge.hw.array.synth import yosys_stat
     from mixforge.hw.pim.config import load_pim_file
-    from mixforge.hw.pim.measure import generate_pim
+    from mixforge.hw.pim.synth import synth_pim
 
     cfg = load_pim_file(args.config).pim
-    st = yosys_stat(generate_pim(cfg).read_text(), cfg.name)
-    print(f"{cfg.name}: {st['cells']} cells ({st['wire_bits']} wire bits)")
-    _write_json(args.json, {"config": cfg.params(), **st})
+    st = synth_pim(cfg)
+    print(f"{cfg.name}: {st['cells']} logic cells ({st['flip_flops']} flip-flops), "
+          f"{st['cmos_transistors_incl_ff']} CMOS transistors incl. flip-flops; activation "
+          f"buffer: {st['memories']} memory of {st['memory_bits']} bits (not in the cells), "
+          f"multiplier: {'yes' if st['has_mul'] else 'no'}")
+    _write_json(args.json, st)
     return 0
 
 

@@ -7,6 +7,10 @@ CLI, the testbench and sim/ read one object. :func:`load_array_file` reads the Y
     schema_version: 1
     array: {rows: 4, cols: 4, dataflow: ws, pe: shift_add, w_bits: 4}
     verify: {shapes: [[5, 7, 6], [9, 16, 4]], group_size: 8, seed: 1}
+
+Output kinds: integer cells return exact (per-group) integer sums; ``dequant: true`` (OS
+shift-and-add) adds MixPE's per-column group dequantization units at the array edge and returns
+float32/float16 patterns; ``pe: dequant_first`` is the multiplier baseline (float outputs too).
 """
 
 from __future__ import annotations
@@ -19,9 +23,14 @@ from mixforge.errors import ConfigError
 from mixforge.hw.specs.array import ArraySpec
 
 __all__ = ["ArrayConfig", "ArrayFile", "VerifyPlan", "PeKind", "load_array_file",
-           "POSIT8_FIXED_LSB"]
+           "POSIT8_FIXED_LSB", "EDGE_LATENCY"]
 
-PeKind = Literal["shift_add", "posit8"]
+PeKind = Literal["shift_add", "posit8", "dequant_first"]
+
+#: Register stages between a drained row and the float result at ``o``: the MixPE group
+#: dequant (2, :data:`mixforge.hw.pe.dequant.DEQUANT_STAGES`) + accumulate (1) + rounding (2);
+#: the dequantize-first readout (tensor scale, rounding: 2).
+EDGE_LATENCY = {"dequant": 5, "dequant_first": 2}
 
 #: Exponent of the LSB of a posit(8,0) product in the array's fixed-point sums: every posit(8,0)
 #: value is a multiple of minpos = 2**-6, so every product is a multiple of 2**-12.
@@ -51,10 +60,27 @@ class ArrayConfig:
         activations, multiplied by shifted adds (no multiplier). ``"posit8"``: posit(8,0)
         weights and activations, exact products summed in fixed point (LSB 2**-12); the OS
         array rounds each output once to posit(8,0) at its edge (RNE, Posit Standard).
+        ``"dequant_first"`` (OS only): the multiplier baseline of
+        ``mixforge.models.pe.dequant_first_pe``: each weight entering a column becomes INT8 at
+        the column's top edge (``w8 = sat_int8((w - z) * sm)``), the cells are INT8 x INT8
+        ``*`` multipliers with int32 accumulators, and a per-column unit at the bottom edge
+        multiplies by the float16 tensor scale and rounds once into ``out``.
     w_bits, a_bits
         Integer operand widths (2..8 each); ignored for ``posit8`` (fixed at 8).
     max_k
         OS only: the largest K the accumulators hold exactly (sets their width); 1..2**20.
+    dequant
+        OS ``shift_add`` only: MixPE group dequantization at the array edge. The array cuts K
+        into groups of ``group`` beats (or at ``last``), the cells accumulate one group's
+        integer sums, and one unit per output column computes
+        ``s * (sum(w*a) - z * sum(a))`` once per group (``sum(a)`` from one extra column of
+        adders shared by all columns), adds it exactly into an R-deep accumulator and, at the
+        tile's ``last`` beat, rounds once into ``out``: ``mixforge.models.pe.shift_add_pe``
+        per output element, bit for bit.
+    group
+        Quantization group along K for ``dequant`` (1..4096); sets the cells' sum width.
+    out
+        ``"float32"`` or ``"float16"``: result format of ``dequant`` / ``dequant_first``.
     """
 
     rows: int = 4
@@ -65,14 +91,18 @@ class ArrayConfig:
     w_bits: int = 4
     a_bits: int = 8
     max_k: int = 4096
+    dequant: bool = False
+    group: int = 128
+    out: Literal["float32", "float16"] = "float32"
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
                 raise ConfigError(f"must be an integer in 1..64, not {v!r}", path=name)
-        if self.pe not in ("shift_add", "posit8"):
-            raise ConfigError(f"must be 'shift_add' or 'posit8', not {self.pe!r}", path="pe")
+        if self.pe not in ("shift_add", "posit8", "dequant_first"):
+            raise ConfigError(f"must be 'shift_add', 'posit8' or 'dequant_first', not "
+                              f"{self.pe!r}", path="pe")
         for name in ("w_bits", "a_bits"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 2 <= v <= 8:
@@ -81,13 +111,58 @@ class ArrayConfig:
                 or not 1 <= self.max_k <= 1 << 20):
             raise ConfigError(f"must be an integer in 1..1048576, not {self.max_k!r}",
                               path="max_k")
+        if not isinstance(self.dequant, bool):
+            raise ConfigError(f"must be true or false, not {self.dequant!r}", path="dequant")
+        if self.dequant and self.pe != "shift_add":
+            raise ConfigError(f"needs pe 'shift_add', not {self.pe!r}", path="dequant")
+        if (self.dequant or self.pe == "dequant_first") and self.dataflow != "os":
+            raise ConfigError(f"needs the 'os' dataflow, not {self.dataflow!r}",
+                              path="dequant" if self.dequant else "pe")
+        if (not isinstance(self.group, int) or isinstance(self.group, bool)
+                or not 1 <= self.group <= 4096):
+            raise ConfigError(f"must be an integer in 1..4096, not {self.group!r}",
+                              path="group")
+        if self.out not in ("float32", "float16"):
+            raise ConfigError(f"must be 'float32' or 'float16', not {self.out!r}", path="out")
         self.spec  # noqa: B018 -- validates dataflow / double_buffer with the spec's messages
 
     @property
     def spec(self) -> ArraySpec:
         """The timing spec (what sim/ uses)."""
         return ArraySpec(rows=self.rows, cols=self.cols, dataflow=self.dataflow,
-                         double_buffer=self.double_buffer)
+                         double_buffer=self.double_buffer, dequant_latency=self.edge_latency)
+
+    @property
+    def float_out(self) -> bool:
+        """Outputs are float patterns (``out``) from edge units: dequant or dequant_first."""
+        return self.dequant or self.pe == "dequant_first"
+
+    @property
+    def edge_latency(self) -> int:
+        """Cycles the edge units add between a drained row and its result at ``o``."""
+        if self.dequant:
+            return EDGE_LATENCY["dequant"]
+        return EDGE_LATENCY["dequant_first"] if self.pe == "dequant_first" else 0
+
+    def fold_group(self, group_size: int | None) -> int | None:
+        """The group that cuts folds: the hardware ``group`` (dequant), none for the
+        dequantize-first baseline (int32 over all of K), else the requested ``group_size``."""
+        if self.dequant:
+            if group_size is not None and group_size != self.group:
+                raise ConfigError(f"must equal array.group ({self.group}) for a dequant array,"
+                                  f" not {group_size}", path="group_size")
+            return self.group
+        return None if self.pe == "dequant_first" else group_size
+
+    def x_fields(self) -> list[tuple[str, int, int]]:
+        """OS ``x`` payload fields ``(name, element bits, count)``, LSB first."""
+        r, c = self.rows, self.cols
+        f = [("a", self.act_bits, r), ("b", self.weight_bits, c)]
+        if self.dequant:
+            f += [("scale", 16, c), ("zero", 8, c)]
+        elif self.pe == "dequant_first":
+            f += [("zero", 8, c), ("sm", 8, c), ("tscale", 16, c)]
+        return f + [("last", 1, 1)]
 
     @property
     def weight_bits(self) -> int:
@@ -100,17 +175,28 @@ class ArrayConfig:
     @property
     def prod_bits(self) -> int:
         """Two's complement width of one exact product."""
+        if self.pe == "dequant_first":
+            return 16
         return _POSIT8_PROD_BITS if self.pe == "posit8" else self.w_bits + self.a_bits
 
     @property
     def acc_bits(self) -> int:
-        """Width of a partial sum: WS sums R products per fold; OS sums up to ``max_k``."""
-        terms = self.rows if self.dataflow == "ws" else self.max_k
+        """Width of a partial sum: WS sums R products per fold; OS sums up to ``max_k``
+        (``dequant``: one group; ``dequant_first``: int32, wrapping as the model does)."""
+        if self.pe == "dequant_first":
+            from mixforge.models.pe import DQ_ACC_BITS
+
+            return DQ_ACC_BITS
+        terms = self.rows if self.dataflow == "ws" else (self.group if self.dequant
+                                                         else self.max_k)
         return self.prod_bits + _clog2(terms)
 
     @property
     def out_bits(self) -> int:
-        """Width of one output element (OS posit8: the rounded 8-bit pattern)."""
+        """Width of one output element (OS posit8: the rounded 8-bit pattern; float outputs:
+        16 or 32)."""
+        if self.float_out:
+            return 32 if self.out == "float32" else 16
         if self.pe == "posit8" and self.dataflow == "os":
             return 8
         return self.acc_bits
@@ -123,14 +209,19 @@ class ArrayConfig:
     @property
     def name(self) -> str:
         """A Verilog-safe name, e.g. ``array_ws_4x4_shift_add_w4a8``."""
-        kind = f"shift_add_w{self.w_bits}a{self.a_bits}" if self.pe == "shift_add" else "posit8"
+        kind = (f"{self.pe}_w{self.w_bits}a{self.a_bits}" if self.pe != "posit8" else "posit8")
+        if self.dequant:
+            kind += f"_dq{self.group}"
+        if self.float_out:
+            kind += "_f32" if self.out == "float32" else "_f16"
         db = "_db" if self.double_buffer else ""
         return f"array_{self.dataflow}{db}_{self.rows}x{self.cols}_{kind}"
 
     def params(self) -> dict[str, object]:
         return {"rows": self.rows, "cols": self.cols, "dataflow": self.dataflow,
                 "double_buffer": self.double_buffer, "pe": self.pe, "w_bits": self.w_bits,
-                "a_bits": self.a_bits, "max_k": self.max_k}
+                "a_bits": self.a_bits, "max_k": self.max_k, "dequant": self.dequant,
+                "group": self.group, "out": self.out}
 
 
 @dataclass(frozen=True)

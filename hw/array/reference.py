@@ -9,6 +9,13 @@ All inputs are unsigned bit patterns. The array's semantics per dataflow / cell:
 * ``posit8``: exact posit(8,0) products (``models.exact.decode_exact``) summed exactly in fixed
   point (LSB 2**-12); NaR operands make the sum NaR; the OS array rounds each sum once to
   posit(8,0) (``models.exact.round_scaled``, RNE on the encoding, saturating).
+* ``dequant`` (OS shift-and-add with MixPE group dequantization at the edge): every output
+  element is ``models.pe.shift_add_pe`` of its row of A and column of W (integer sums per group,
+  ``s * (sum(w*a) - z * sum(a))`` once per group, exact accumulation over the groups, one
+  rounding into float32/float16), bit for bit.
+* ``dequant_first`` (the multiplier baseline): every output element is
+  ``models.pe.dequant_first_pe`` (per-weight ``sat_int8((w - z) * sm)``, int32 accumulation,
+  one float16 tensor scale, one rounding).
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mixforge.hw.array.config import POSIT8_FIXED_LSB, ArrayConfig
+from mixforge.hw.array.tiling import QuantParams
 
 __all__ = ["decode_operands", "products", "gemm_fixed", "group_psums", "round_outputs",
-           "reference_outputs"]
+           "reference_outputs", "random_quant", "float_outputs"]
 
 I64 = NDArray[np.int64]
 
@@ -96,13 +104,70 @@ def round_outputs(cfg: ArrayConfig, fixed: I64, nar: NDArray[np.bool_]) -> NDArr
     return np.where(nar, np.uint8(0x80), out).astype(np.uint8)
 
 
+def _fp16_patterns(rng: np.random.Generator, shape: tuple[int, ...], special: float
+                   ) -> NDArray[np.int64]:
+    """Random float16 patterns: both signs, exponents 0..30 (subnormals included), and a
+    fraction ``special`` of Inf/NaN."""
+    sign = rng.integers(0, 2, shape) << 15
+    exp = rng.integers(0, 31, shape)
+    exp = np.where(rng.random(shape) < special, 31, exp)
+    return (sign | (exp << 10) | rng.integers(0, 1024, shape)).astype(np.int64)
+
+
+def random_quant(cfg: ArrayConfig, rng: np.random.Generator, k: int, n: int, *,
+                 special: float = 0.0) -> QuantParams:
+    """Random quantization parameters for a K x N weight matrix of a float-output array."""
+    groups = -(-k // cfg.group)
+    zero = np.where(rng.random((groups, n)) < 0.8,
+                    rng.integers(-(1 << (cfg.w_bits - 1)), 1 << (cfg.w_bits - 1), (groups, n)),
+                    rng.integers(-128, 128, (groups, n))) & 0xFF
+    if cfg.dequant:
+        return QuantParams(group=cfg.group, zero=zero,
+                           scale=_fp16_patterns(rng, (groups, n), special))
+    sm = np.where(rng.random((groups, n)) < 0.8, rng.integers(0, 24, (groups, n)),
+                  rng.integers(0, 256, (groups, n)))
+    return QuantParams(group=cfg.group, zero=zero, sm=sm,
+                       tscale=_fp16_patterns(rng, (n,), special))
+
+
+def float_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                  quant: QuantParams) -> NDArray[np.int64]:
+    """Float output patterns (1, M, N) of a ``dequant`` / ``dequant_first`` array."""
+    from mixforge.models.pe import dequant_first_pe, shift_add_pe
+
+    m_dim, k_dim = np.shape(a)
+    n_dim = np.shape(w)[1]
+    a8 = _signed(a, cfg.a_bits) & 0xFF  # a_bits patterns as the int8 patterns of their values
+    gidx = np.arange(k_dim) // quant.group
+    out = np.zeros((1, m_dim, n_dim), np.int64)
+    for j in range(n_dim):
+        z = np.asarray(quant.zero)[gidx, j]
+        for i in range(m_dim):
+            if cfg.dequant:
+                s = np.asarray(quant.scale)[gidx, j]
+                out[0, i, j] = shift_add_pe(w[:, j], a8[i], s, z, k=cfg.w_bits, act="int8",
+                                            group=quant.group, out=cfg.out)
+            else:
+                sm = np.asarray(quant.sm)[gidx, j]
+                ts = [int(np.asarray(quant.tscale)[j])]
+                out[0, i, j] = dequant_first_pe(w[:, j], a8[i], sm, z, ts, k=cfg.w_bits,
+                                                out=cfg.out)
+    return out
+
+
 def reference_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
-                      group_size: int | None = None) -> NDArray[np.int64]:
-    """What the testbench checks: per-group sums (groups, M, N); OS posit8: rounded patterns.
+                      group_size: int | None = None, quant: QuantParams | None = None
+                      ) -> NDArray[np.int64]:
+    """What the testbench checks: per-group sums (groups, M, N); OS posit8: rounded patterns;
+    float-output arrays: their float patterns (1, M, N) (``quant`` required).
 
     A posit8 NaR output is reported as the sum value ``-(2**62)`` (WS) so one int64 array
     carries both; the OS array reports the NaR pattern 0x80.
     """
+    if cfg.float_out:
+        if quant is None:
+            raise ValueError(f"{cfg.name} needs quantization parameters (quant=)")
+        return float_outputs(cfg, a, w, quant)
     sums, nar = group_psums(cfg, a, w, group_size)
     if cfg.pe == "posit8" and cfg.dataflow == "os":
         return round_outputs(cfg, sums, nar).astype(np.int64)

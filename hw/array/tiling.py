@@ -9,8 +9,15 @@ Payload bit layouts (``amaranth.lib.data`` packs fields LSB first, in declaratio
 
 * WS ``w``: C weights, element j at ``[j*wb, (j+1)*wb)``.
 * WS ``a``: R activations (``[i*ab, ...)``), then ``last``.
-* OS ``x``: R activations, C weights, ``last``.
+* OS ``x``: the fields of :meth:`ArrayConfig.x_fields` in order (R activations, C weights,
+  then for ``dequant`` C scales and C zero points, for ``dequant_first`` C zero points, C scale
+  multipliers and C tensor scales), ``last``.
 * ``o``: C outputs of ``out_bits`` each, ``last``, then (posit8 WS) C NaR flags.
+
+Float-output arrays (``dequant``, ``dequant_first``) get the quantization parameters as
+:class:`QuantParams`. A ``dequant`` tile streams all of K with ``last`` on its final beat; the
+array cuts the groups itself, so each group is one :class:`Fold` and only the tile's final fold
+has output rows. A ``dequant_first`` tile is one fold over all of K.
 """
 
 from __future__ import annotations
@@ -22,7 +29,23 @@ from numpy.typing import NDArray
 
 from mixforge.hw.array.config import ArrayConfig
 
-__all__ = ["Fold", "plan_gemm", "pack", "unpack_output"]
+__all__ = ["Fold", "QuantParams", "plan_gemm", "pack", "pack_fields", "unpack_output"]
+
+
+@dataclass(frozen=True)
+class QuantParams:
+    """Per (group, column) quantization parameters of a float-output array's GEMM.
+
+    ``zero`` (int8 patterns) and ``scale`` (float16, ``dequant``) or ``sm`` (uint8,
+    ``dequant_first``) have shape (ceil(K / group), N); ``tscale`` (float16, ``dequant_first``)
+    has shape (N,). ``group`` is the quantization group along K.
+    """
+
+    group: int
+    zero: NDArray[np.integer]
+    scale: NDArray[np.integer] | None = None
+    sm: NDArray[np.integer] | None = None
+    tscale: NDArray[np.integer] | None = None
 
 
 @dataclass
@@ -54,9 +77,60 @@ def _pad(block: NDArray[np.integer], shape: tuple[int, int]) -> NDArray[np.int64
     return out
 
 
+def pack_fields(cfg: ArrayConfig, values: dict[str, NDArray[np.integer]], last: bool) -> int:
+    """Pack an OS ``x`` beat from ``{field: element values}`` (missing fields are zero)."""
+    word, off = 0, 0
+    for name, bits, n in cfg.x_fields():
+        if name == "last":
+            word |= int(last) << off
+        elif name in values:
+            word |= pack(values[name], bits) << off
+        off += bits * n
+    return word
+
+
+def _plan_float_os(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                   q: QuantParams) -> list[Fold]:
+    m_dim, k_dim = a.shape
+    n_dim = w.shape[1]
+    r, c = cfg.rows, cfg.cols
+    g = q.group
+    folds: list[Fold] = []
+    for m0 in range(0, m_dim, r):
+        for n0 in range(0, n_dim, c):
+            at = _pad(a[m0:m0 + r, :], (r, k_dim))
+            wt = _pad(w[:, n0:n0 + c], (k_dim, c))
+            per_group = {name: _pad(arr[:, n0:n0 + c], (arr.shape[0], c))
+                         for name, arr in (("zero", q.zero), ("scale", q.scale), ("sm", q.sm))
+                         if arr is not None}
+            ts = (_pad(np.asarray(q.tscale)[None, n0:n0 + c], (1, c))[0]
+                  if q.tscale is not None else None)
+            tile: list[Fold] = []
+            for kk in range(k_dim):
+                gi = kk // g
+                vals = {"a": at[:, kk], "b": wt[kk]}
+                vals.update({name: arr[gi] for name, arr in per_group.items()})
+                if ts is not None:
+                    vals["tscale"] = ts
+                if not tile or (cfg.dequant and kk % g == 0):
+                    tile.append(Fold(group=0, n0=n0))
+                tile[-1].x_beats.append(pack_fields(cfg, vals, kk == k_dim - 1))
+            tile[-1].out_rows = [m0 + i if m0 + i < m_dim else None
+                                 for i in range(r - 1, -1, -1)]
+            folds += tile
+    return folds
+
+
 def plan_gemm(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
-              group_size: int | None = None) -> list[Fold]:
-    """Folds of ``A (M x K) @ W (K x N)`` in execution order (beats already packed)."""
+              group_size: int | None = None, quant: QuantParams | None = None) -> list[Fold]:
+    """Folds of ``A (M x K) @ W (K x N)`` in execution order (beats already packed).
+
+    ``quant`` is required for float-output arrays (and then ``group_size`` is ignored).
+    """
+    if cfg.float_out:
+        if quant is None:
+            raise ValueError(f"{cfg.name} needs quantization parameters (quant=)")
+        return _plan_float_os(cfg, a, w, quant)
     m_dim, k_dim = a.shape
     n_dim = w.shape[1]
     r, c = cfg.rows, cfg.cols
@@ -95,9 +169,10 @@ def plan_gemm(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
 
 
 def unpack_output(cfg: ArrayConfig, word: int) -> tuple[list[int], bool, list[bool]]:
-    """``o`` payload -> (C output values, last, C NaR flags); values signed unless posit8 OS."""
+    """``o`` payload -> (C output values, last, C NaR flags); values signed unless posit8 OS
+    or float patterns."""
     c, ob = cfg.cols, cfg.out_bits
-    signed = not (cfg.pe == "posit8" and cfg.dataflow == "os")
+    signed = not (cfg.float_out or cfg.pe == "posit8" and cfg.dataflow == "os")
     vals = []
     for j in range(c):
         v = (word >> (j * ob)) & ((1 << ob) - 1)

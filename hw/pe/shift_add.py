@@ -13,6 +13,7 @@ from mixforge.hw.pe.arith import (
     shift_add_product,
     ternary_product,
 )
+from mixforge.hw.pe.dequant import dequant_term
 from mixforge.hw.pe.specs import ShiftAddSpec
 from mixforge.models.pe import shift_add_arith
 
@@ -117,27 +118,14 @@ class ShiftAddPE(wiring.Component):
                 with core.Else():
                     core.d.sync += [swa.eq(nwa), sa.eq(na), gbad.eq(gbad | b1)]
 
-        # stage 3: zero point, P = sum(w*a) - z * sum(a)
-        v3, l3, b3 = Signal(name="v3"), Signal(name="l3"), Signal(name="b3")
-        p3, s3 = Signal(signed(ar.diff), name="p3"), Signal(16, name="s3")
-        with deq.If(adv):
-            deq.d.sync += [v3.eq(v2), l3.eq(l2), b3.eq(b2), s3.eq(s2),
-                         p3.eq(g_wa - shift_add_product(z2, g_a))]
-
-        # stage 4: scale significand x P by shifted adds
-        ms = s3[:10] | ((s3[10:15] != 0) << 10)
-        v4, l4, b4, n4 = Signal(name="v4"), Signal(name="l4"), Signal(name="b4"), Signal(name="n4")
-        d4 = Signal(signed(ar.diff + 12), name="d4")
-        sh4 = Signal(5, name="sh4")
-        with deq.If(adv):
-            deq.d.sync += [v4.eq(v3), l4.eq(l3), b4.eq(b3), n4.eq(s3[15]),
-                         d4.eq(shift_add_product(ms, p3, w_signed=False)),
-                         sh4.eq(Mux(s3[10:15] == 0, 0, s3[10:15] - 1).as_unsigned()[:5])]
+        # stages 3-4: P = sum(w*a) - z * sum(a), then scale x P (shared builder, hw/pe/dequant)
+        dq = dequant_term(deq, ar=ar, swa=g_wa, sa=g_a, scale=s2, zero=z2, enable=adv,
+                          tags=(v2, l2, b2), name="dq")
+        v4, l4, b4 = dq.tags
+        term = dq.term
 
         # stage 5: exponent shift, exact accumulation, close the sequence at last
         acc, nan = Signal(signed(ar.acc), name="acc"), Signal(name="acc_nan")
-        term = Signal(signed(ar.dequant), name="term")
-        deq.d.comb += term.eq(Mux(n4, -d4, d4) << sh4)
         acc_next = Signal(signed(ar.acc), name="acc_next")
         deq.d.comb += acc_next.eq(acc + term)
         v5, r5, rn5 = Signal(name="v5"), Signal(signed(ar.acc), name="r5"), Signal(name="rn5")

@@ -30,6 +30,14 @@ Schedules (inputs always available, output always accepted):
 
 A quantization group (``group_size``, along K) ends a fold early: WS folds never straddle a group
 boundary, so K-folds per group are ``ceil(g / R)``; OS runs one fold per group (T = group length).
+
+Edge units (``dequant_latency = D``): arrays whose columns end in pipelined units (MixPE's
+once-per-group dequantization, or the dequantize-first baseline's tensor-scale readout) deliver
+every result ``D`` cycles after its row leaves the array. The units accept one row per cycle, so
+they never hold the array up: every fold's ``last_output`` and ``gemm_cycles`` grow by ``D``,
+fold periods (occupancy) are unchanged. (With MixPE dequantization only a tile's final group
+reaches ``o``; the earlier groups' ``last_output`` is the cycle their last row is accumulated
+at the edge, ``D`` after it left the array.)
 """
 
 from __future__ import annotations
@@ -88,6 +96,9 @@ class ArraySpec:
         it delays every fold's last output (and so the next reload / next OS fold) by this many
         cycles. :class:`mixforge.hw.array.PEArray` generates single-cycle cells
         (``pe_latency == 0``), so only that case is measured in Verilator.
+    dequant_latency
+        Pipeline stages of the column edge units after the array (see the module docstring);
+        0 for arrays that return their integer sums directly.
     """
 
     rows: int
@@ -95,6 +106,7 @@ class ArraySpec:
     dataflow: Dataflow = "ws"
     double_buffer: bool = False
     pe_latency: int = 0
+    dequant_latency: int = 0
 
     def __post_init__(self) -> None:
         _check_pos("rows", self.rows)
@@ -110,6 +122,9 @@ class ArraySpec:
         lat = self.pe_latency
         if not isinstance(lat, int) or isinstance(lat, bool) or lat < 0:
             raise ConfigError(f"must be an integer >= 0, not {lat!r}", path="pe_latency")
+        d = self.dequant_latency
+        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+            raise ConfigError(f"must be an integer >= 0, not {d!r}", path="dequant_latency")
 
     # ---- tiling ---------------------------------------------------------------------------
     def _k_chunks(self, k: int, group_size: int | None) -> list[int]:
@@ -146,7 +161,7 @@ class ArraySpec:
     def fold_latency(self, t: int) -> int:
         """Cycles from a lone fold's first input to its last output (``T`` = streamed length)."""
         _check_pos("T", t)
-        return 2 * self.rows + self.cols + t - 3 + self.pe_latency
+        return 2 * self.rows + self.cols + t - 3 + self.pe_latency + self.dequant_latency
 
     def steady_period(self, m: int) -> float:
         """Mean cycles per fold in steady state for WS stream length ``m`` (or OS ``K``)."""
@@ -178,21 +193,23 @@ class ArraySpec:
                 load = max(load, ends[f - banks] + r + c - 1 + lat)
             stream_start = load + r if f == 0 else max(load + r, ends[-1] + 1)
             ends.append(stream_start + s - 1)
-            out.append(FoldTiming(load, stream_start, s, ends[-1] + r + c - 2 + lat))
+            out.append(FoldTiming(load, stream_start, s,
+                                  ends[-1] + r + c - 2 + lat + self.dequant_latency))
         return out
 
     # ---- whole GEMM -----------------------------------------------------------------------
     def gemm_cycles(self, m: int, k: int, n: int, group_size: int | None = None) -> int:
         """Cycles from the first input to the last output of a GEMM M x K x N.
 
-        Without double buffering (and without groups) this is SCALE-Sim's compute-cycle count
-        ``folds * (2R + C + T - 2) - 1``; O(1) except for double-buffered WS, which follows the
-        recurrence (extrapolated once periodic, so large fold counts stay cheap).
+        Without double buffering (and without groups or edge units) this is SCALE-Sim's
+        compute-cycle count ``folds * (2R + C + T - 2) - 1`` (``+ dequant_latency``); O(1)
+        except for double-buffered WS, which follows the recurrence (extrapolated once
+        periodic, so large fold counts stay cheap).
         """
         streams = self.fold_streams(m, k, n, group_size)
         f = len(streams)
         if self.dataflow == "os" or not self.double_buffer:
-            return sum(self.fold_cycles(s, s, n) for s in streams) - 1
+            return sum(self.fold_cycles(s, s, n) for s in streams) - 1 + self.dequant_latency
         # Double-buffered WS with a constant stream length: the max-plus recurrence is periodic
         # with period 2 after at most a few folds; extrapolate from a short prefix.
         head = 12

@@ -4,7 +4,12 @@ cycle of every fold's first input and last output recorded.
 Environment: ``MIXFORGE_TB_PARAMS`` (JSON): ``config`` (ArrayConfig fields), ``shapes``
 ([[M, K, N], ...]), ``group_size`` (int or null), ``seed``, ``stall`` (probability that the
 driver withholds a beat; 0 for timing runs), ``nar`` (inject posit NaR operands), ``out`` (path
-of the result JSON: measured timing per GEMM and per fold).
+of the result JSON: measured timing per GEMM and per fold), ``special`` (fraction of Inf/NaN
+scales for float-output arrays).
+
+Float-output arrays (``dequant``, ``dequant_first``) get random group scales / zero points
+(``reference.random_quant``) and are checked pattern for pattern against ``models.pe``. Their
+folds without output rows (a tile's earlier groups) log no ``last_output`` (-1).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from mixforge.hw.array.config import ArrayConfig
-from mixforge.hw.array.reference import reference_outputs
+from mixforge.hw.array.reference import random_quant, reference_outputs
 from mixforge.hw.array.tiling import Fold, plan_gemm, unpack_output
 
 NAR_MARK = -(1 << 62)
@@ -67,14 +72,15 @@ class ArrayTB:
         w_q = [(fi, b) for fi, f in enumerate(folds) for b in f.w_beats]
         x_q = [(fi, b) for fi, f in enumerate(folds) for b in f.x_beats]
         wi = xi = 0
-        out_fold, out_row = 0, 0
+        out_folds = [fi for fi, f in enumerate(folds) if f.out_rows]
+        po, out_row = 0, 0
         t0: int | None = None
         t = 0
         x_valid, x_ready = (dut.a__valid, dut.a__ready) if self.ws else (dut.x__valid,
                                                                           dut.x__ready)
         x_payload = dut.a__payload if self.ws else dut.x__payload
         budget = 50 * (len(w_q) + len(x_q)) + 1000
-        while out_fold < len(folds):
+        while po < len(out_folds):
             w_on = self.ws and wi < len(w_q) and self.rng.random() >= self.stall
             x_on = xi < len(x_q) and self.rng.random() >= self.stall
             if self.ws:
@@ -99,6 +105,8 @@ class ArrayTB:
                 if not self.ws and fl.load_start < 0:
                     fl.load_start = rel
             if int(dut.o__valid.value):
+                assert po < len(out_folds), "output beyond the last fold"
+                out_fold = out_folds[po]
                 vals, last, nar = unpack_output(cfg, int(dut.o__payload.value))
                 f = folds[out_fold]
                 mrow = f.out_rows[out_row]
@@ -114,12 +122,12 @@ class ArrayTB:
                 if expect_last:
                     log.folds[out_fold].last_output = rel
                     log.folds[out_fold].rows = out_row
-                    out_fold, out_row = out_fold + 1, 0
+                    po, out_row = po + 1, 0
             await RisingEdge(dut.clk)
             wi += int(bool(w_fire))
             xi += int(bool(x_fire))
             t += 1
-            assert t < budget, f"timeout: {out_fold}/{len(folds)} folds done after {t} cycles"
+            assert t < budget, f"timeout: {po}/{len(out_folds)} folds done after {t} cycles"
         self._idle()
         await ClockCycles(dut.clk, 3)
         return log
@@ -127,7 +135,7 @@ class ArrayTB:
 
 def _operands(cfg: ArrayConfig, rng: np.random.Generator, m: int, k: int, n: int,
               nar: bool) -> tuple[np.ndarray, np.ndarray]:
-    if cfg.pe == "shift_add":
+    if cfg.pe != "posit8":
         return (rng.integers(0, 1 << cfg.a_bits, (m, k)), rng.integers(0, 1 << cfg.w_bits, (k, n)))
     out = []
     for shape in ((m, k), (k, n)):
@@ -155,10 +163,12 @@ async def gemm_shapes(dut):
         m, k, n = shape
         g = p.get("group_size")
         a, w = _operands(cfg, rng, m, k, n, bool(p.get("nar", False)))
+        q = (random_quant(cfg, rng, k, n, special=float(p.get("special", 0.0)))
+             if cfg.float_out else None)
         sums: dict = {}
         nars: dict = {}
-        log = await tb.run(plan_gemm(cfg, a, w, g), sums, nars)
-        ref = reference_outputs(cfg, a, w, g)
+        log = await tb.run(plan_gemm(cfg, a, w, g, q), sums, nars)
+        ref = reference_outputs(cfg, a, w, g, q)
         got = np.zeros_like(ref)
         for (gi, mi, ni), v in sums.items():
             if ni >= n:

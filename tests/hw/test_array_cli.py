@@ -43,3 +43,16 @@ def test_verify_array_gemm_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
     spec = ArraySpec(rows=4, cols=4, dataflow="ws")
     assert rec["gemm_cycles"] == spec.gemm_cycles(10, 13, 9, group_size=rec["group_size"])
     assert "PASS" in capsys.readouterr().out
+
+
+@pytest.mark.rtl
+def test_verify_dequant_array_gemm_json(tmp_path: Path) -> None:
+    """The MixPE edge-dequant example: float32 results bit-exact, cycles include the edge."""
+    out = tmp_path / "cycles.json"
+    cfg = EXAMPLES / "array" / "os_4x4_w4a8_dequant.yaml"
+    assert main(["verify", "array", "--config", str(cfg), "--gemm", "9,20,5",
+                 "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert (rec["mismatches"], rec["outputs"], rec["group_size"]) == (0, 9 * 5, 8)
+    spec = ArraySpec(rows=4, cols=4, dataflow="os", dequant_latency=5)
+    assert rec["gemm_cycles"] == spec.gemm_cycles(9, 20, 5, group_size=8) == 304

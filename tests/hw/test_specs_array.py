@@ -53,12 +53,29 @@ def test_group_folds_never_straddle() -> None:
     assert s.fold_latency(5) == 2 * 4 + 4 + 5 - 3
 
 
+@pytest.mark.parametrize("dataflow,db", [("ws", False), ("ws", True), ("os", False)])
+def test_edge_units_delay_outputs_not_occupancy(dataflow: str, db: bool) -> None:
+    """Pipelined edge units (group dequant / readout) add D to every output, not to periods."""
+    base = ArraySpec(rows=4, cols=4, dataflow=dataflow, double_buffer=db)  # type: ignore[arg-type]
+    dq = ArraySpec(rows=4, cols=4, dataflow=dataflow,  # type: ignore[arg-type]
+                   double_buffer=db, dequant_latency=5)
+    for m, k, n, g in [(5, 7, 6, None), (9, 20, 5, 8), (1, 1, 1, None), (30, 40, 9, 5)]:
+        assert dq.gemm_cycles(m, k, n, g) == base.gemm_cycles(m, k, n, g) + 5
+        for a, b in zip(dq.schedule(m, k, n, g), base.schedule(m, k, n, g), strict=True):
+            assert (a.load_start, a.stream_start, a.last_output) == (
+                b.load_start, b.stream_start, b.last_output + 5)
+    assert dq.steady_period(7) == base.steady_period(7)
+    assert dq.fold_latency(3) == base.fold_latency(3) + 5
+
+
 @pytest.mark.parametrize("kw,msg", [
     ({"rows": 0, "cols": 4}, "rows: must be a positive integer, not 0"),
     ({"rows": 4, "cols": 4, "dataflow": "is"}, "dataflow: must be 'ws' or 'os', not 'is'"),
     ({"rows": 4, "cols": 4, "dataflow": "os", "double_buffer": True},
      "double_buffer: needs the 'ws' dataflow, not 'os'"),
     ({"rows": 4, "cols": 4, "pe_latency": -1}, "pe_latency: must be an integer >= 0, not -1"),
+    ({"rows": 4, "cols": 4, "dequant_latency": -2},
+     "dequant_latency: must be an integer >= 0, not -2"),
 ])
 def test_bad_spec(kw: dict[str, object], msg: str) -> None:
     with pytest.raises(ConfigError, match=msg):

@@ -44,3 +44,22 @@ def test_sim_equals_measured(config: dict, gemm: dict) -> None:
     m, k, n = gemm["m"], gemm["k"], gemm["n"]
     t = simulate_gemm(arch, Gemm(m, k, n, w="int4", a="int8"), Mapping(m, k, n, "nkm", False))
     assert t.compute_cycles == gemm["gemm_cycles"], (m, k, n)
+
+
+@pytest.mark.parametrize("rec", RECORDS, ids=[
+    f"{r['config']['dataflow']}{r['config']['rows']}x{r['config']['cols']}-{r['config']['pe']}"
+    f"{'-db' if r['config']['double_buffer'] else ''}"
+    f"{'-dq' if r['config'].get('dequant') else ''}" for r in RECORDS])
+def test_spec_equals_measured_every_array(rec: dict) -> None:
+    """Every committed measurement (posit8, MixPE edge dequant and the dequantize-first
+    baseline included) equals ``ArraySpec`` of its array, per fold and per GEMM."""
+    from mixforge.hw.array.config import ArrayConfig
+
+    spec = ArrayConfig(**rec["config"]).spec
+    for g in rec["gemms"]:
+        m, k, n, grp = g["m"], g["k"], g["n"], g["group_size"]
+        assert g["gemm_cycles"] == spec.gemm_cycles(m, k, n, grp), (m, k, n)
+        sched = spec.schedule(m, k, n, grp)
+        assert [f["stream_start"] for f in g["folds"]] == [s.stream_start for s in sched]
+        assert all(f["last_output"] in (-1, s.last_output)
+                   for f, s in zip(g["folds"], sched, strict=True))
