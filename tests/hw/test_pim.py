@@ -1,38 +1,94 @@
-"""LogicPIMUnit in Verilator behind a DRAM model: bit-exact GEMV / attention scores, and the
-measured cycles / sustained bytes per cycle."""
+"""LogicPIMUnit: reference semantics vs models/, then the RTL in Verilator behind a DRAM model
+and a stalling consumer (bit-exact results, measured cycles / sustained bytes per cycle)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 
+from mixforge.cli import main
 from mixforge.errors import ConfigError
 from mixforge.hw.pim import DramModel, PimConfig, PimVerify, run_pim_tb
+from mixforge.hw.pim.config import FORMAT_NAMES, load_pim_file
+from mixforge.hw.pim.reference import CANONICAL_NAN, random_operands, reference_job
+from mixforge.models.gemm import gemm
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pim" / "logic_pim_unit.yaml"
 CFG = PimConfig(banks=4, burst_bits=64, max_tokens=8, max_k_words=16)
-JOBS = (("gemv_int4", 4, 96, 3), ("gemv_int8", 1, 64, 4), ("attn_int8", 8, 40, 5),
-        ("gemv_int4", 1, 200, 3), ("gemv_int8", 3, 17, 2), ("attn_int8", 1, 1, 1))
+PAIRS = [(w, a) for w in ("int4", "int8", "fp4", "posit8") for a in ("int8", "fp16")]
+# every weight x activation pair, tokens 1 / 3 / 8, K not a multiple of a word or a beat
+JOBS = tuple((f"gemv_{w}", t, k, n, a) for (w, a), (t, k, n) in
+             zip(PAIRS, [(4, 96, 3), (1, 200, 2), (3, 17, 2), (8, 40, 2),
+                         (1, 130, 3), (3, 64, 2), (8, 33, 2), (2, 1, 1)], strict=True)) + \
+    (("attn_int8", 8, 40, 5), ("attn_int8", 4, 64, 3, "fp16"), ("attn_fp4", 1, 1, 1))
+
+
+def _gemm_oracle(w_fmt: str, a_fmt: str, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The independent path: models.gemm with exact accumulation (int32 for INT x INT8)."""
+    out = "int32" if CFG.int_output(w_fmt, a_fmt) else "float32"
+    g = gemm(x.astype(np.uint64), w.astype(np.uint64), FORMAT_NAMES[a_fmt], FORMAT_NAMES[w_fmt],
+             out, accumulate="exact").astype(np.int64)
+    return np.where(g >= 1 << 31, g - (1 << 32), g) if out == "int32" else g
+
+
+@pytest.mark.parametrize("w_fmt,a_fmt", PAIRS)
+def test_reference_equals_models_gemm(w_fmt: str, a_fmt: str) -> None:
+    """Every weight code times every INT8 activation (or 512 FP16 ones), and long random sums."""
+    rng = np.random.default_rng(7)
+    wb = 4 if w_fmt in ("int4", "fp4") else 8
+    codes = np.arange(1 << wb, dtype=np.int64)
+    if w_fmt == "posit8":
+        codes = codes[codes != 0x80]
+    acts = np.arange(256, dtype=np.int64) if a_fmt == "int8" else \
+        random_operands("int8", "fp16", 512, 1, 1, rng)[0][:, 0]
+    x, w = acts[:, None], codes[None, :]
+    assert np.array_equal(reference_job(CFG, w_fmt, a_fmt, x, w), _gemm_oracle(w_fmt, a_fmt, x, w))
+    x, w = random_operands(w_fmt, a_fmt, 4, CFG.max_k(a_fmt), 5, rng)
+    assert np.array_equal(reference_job(CFG, w_fmt, a_fmt, x, w), _gemm_oracle(w_fmt, a_fmt, x, w))
+
+
+def test_reference_nan_rule() -> None:
+    """NaR weights / non-finite FP16 activations poison exactly their row / column."""
+    rng = np.random.default_rng(3)
+    x, w = random_operands("posit8", "fp16", 3, 50, 4, rng, specials=True)
+    y = reference_job(CFG, "posit8", "fp16", x, w)
+    bad = ((x & 0x7C00) == 0x7C00).any(axis=1)[:, None] | (w == 0x80).any(axis=0)[None, :]
+    assert bad[0].all() and bad[:, 0].all() and not bad[1:, 1:].any()
+    assert np.array_equal(y == CANONICAL_NAN, bad)
+    assert np.array_equal(y[1:, 1:], _gemm_oracle("posit8", "fp16", x[1:], w[:, 1:]))
 
 
 @pytest.mark.rtl
 def test_ideal_dram_runs_at_ideal_cycles(sim: str) -> None:
-    """Data always there (latency 1, no misses, no stalls): one beat per token per cycle."""
+    """Data always there (latency 1, no misses, no stalls, consumer always ready): one
+    operation per cycle, every format pair bit-exact."""
     plan = PimVerify(jobs=JOBS, dram=DramModel(latency=1, row_miss=0, queue=4), seed=3)
     run = run_pim_tb(CFG, plan, sim=sim)
     assert run.passed, run.failures
+    assert len(run.jobs) == len(JOBS)
     for j in run.jobs:
         assert j["mismatches"] == 0
         assert j["cycles"] == j["ideal_cycles"], j
-        assert j["starved_cycles"] == 0
-        # a beat is held for `tokens` cycles: sustained = peak / tokens
-        assert j["bytes_per_cycle"] == pytest.approx(CFG.width / 8 / j["tokens"])
+        assert j["starved_cycles"] == 0 and j["out_held_cycles"] == 0
+        # a beat is held for `tokens` operations (x2 for 4-bit weights x FP16)
+        subs = CFG.subs(j["w_fmt"], j["a_fmt"])
+        assert j["bytes_per_cycle"] == pytest.approx(CFG.width / 8 / j["tokens"] / subs)
+    assert sum(j["nan_results"] for j in run.jobs) > 0  # the NaN path was exercised
 
 
 @pytest.mark.rtl
-def test_dram_latency_misses_and_stalls(sim: str) -> None:
+def test_back_pressure_with_dram_misses_and_stalls(sim: str) -> None:
+    """A consumer ready 40 % of the cycles together with DRAM latency, row misses and stalls:
+    still bit-exact, in order, no result lost or repeated, ``w.ready`` low while one waits."""
     dram = DramModel(latency=12, row_bytes=256, row_miss=9, queue=8, stall=0.2)
-    plan = PimVerify(jobs=JOBS[:4] + (("gemv_int4", 2, 256, 8),), dram=dram, seed=5)
-    run = run_pim_tb(CFG, plan, sim=sim)
+    jobs = JOBS[:8] + (("gemv_int4", 2, 256, 8),)
+    run = run_pim_tb(CFG, PimVerify(jobs=jobs, dram=dram, out_ready=0.4, seed=5), sim=sim)
     assert run.passed, run.failures
+    assert all(j["mismatches"] == 0 for j in run.jobs)
+    assert sum(j["out_held_cycles"] for j in run.jobs) > 20
     big = run.jobs[-1]
     assert big["row_misses"] > 1 and big["dram_stall_cycles"] > 0
     assert big["cycles"] > big["ideal_cycles"]
@@ -43,12 +99,91 @@ def test_dram_latency_misses_and_stalls(sim: str) -> None:
     ({"banks": 3}, "banks: must be a power of two, not 3"),
     ({"burst_bits": 16}, "burst_bits: must be an integer in 32..256, not 16"),
     ({"max_tokens": 17}, "max_tokens: must be an integer in 1..16, not 17"),
+    ({"w_formats": ("int4", "fp8")}, r"w_formats\[1\]: must be one of int4, int8, fp4, posit8"),
+    ({"a_formats": ()}, "a_formats: must list at least one format"),
 ])
-def test_bad_pim_config(kw: dict[str, int], msg: str) -> None:
+def test_bad_pim_config(kw: dict[str, object], msg: str) -> None:
     with pytest.raises(ConfigError, match=msg):
-        PimConfig(**kw)
+        PimConfig(**kw)  # type: ignore[arg-type]
 
 
-def test_bad_job() -> None:
-    with pytest.raises(ConfigError, match=r"jobs\[0\]: mode must be one of"):
-        PimVerify(jobs=(("fp4", 1, 1, 1),))
+@pytest.mark.parametrize("job,msg", [
+    (("fp4", 1, 1, 1), r"jobs\[0\]: mode must be one of"),
+    (("gemv_int4", 1, 1, 1, "bf16"), r"jobs\[0\]: act must be one of int8, fp16"),
+    (("gemv_int4", 1, 0, 1), r"jobs\[0\]: tokens, K, N must be positive"),
+    (("gemv_int4", 1, 1), r"jobs\[0\]: must be \[mode, tokens, K, N\]"),
+])
+def test_bad_job(job: tuple[object, ...], msg: str) -> None:
+    with pytest.raises(ConfigError, match=msg):
+        PimVerify(jobs=(job,))  # type: ignore[arg-type]
+
+
+def test_unbuilt_format_pair_is_rejected() -> None:
+    """Format pairs the lanes were not built for fail before any build, naming the job."""
+    small = PimConfig(w_formats=("int4", "int8"), a_formats=("int8",))
+    for job, msg in [(("gemv_fp4", 1, 8, 1), r"verify.jobs\[0\]: gemv_fp4: weight format fp4 "
+                                             r"is not built"),
+                     (("gemv_int4", 1, 8, 1, "fp16"), "activation format fp16 is not built"),
+                     (("gemv_int8", 9, 8, 1), "9 tokens exceed max_tokens=8"),
+                     (("gemv_int4", 1, 1025, 1), "K=1025 exceeds the activation buffer")]:
+        with pytest.raises(ConfigError, match=msg):
+            run_pim_tb(small, PimVerify(jobs=(job,)))
+
+
+def test_example_loads_and_cli_gen(tmp_path: Path) -> None:
+    f = load_pim_file(EXAMPLE)
+    modes = {(j[0], j[4]) for j in f.verify.parsed_jobs}
+    assert {("gemv_fp4", "int8"), ("gemv_posit8", "fp16"), ("attn_int8", "fp16")} <= modes
+    small = tmp_path / "small.yaml"  # gen of the example itself: test_cli_verify_json
+    small.write_text("schema_version: 1\npim: {banks: 1, burst_bits: 32, max_tokens: 2, "
+                     "max_k_words: 4, w_formats: [fp4, posit8], a_formats: [fp16]}\n")
+    assert main(["gen", "pim", "--config", str(small), "--out", str(tmp_path)]) == 0
+    (v,) = tmp_path.glob("*.v")
+    meta = json.loads(v.with_suffix(".json").read_text())
+    assert meta["params"]["w_formats"] == ["fp4", "posit8"]
+    assert "$mul" not in v.read_text() and f"module {meta['toplevel']}" in v.read_text()
+
+
+@pytest.mark.rtl
+def test_cli_verify_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pim.json"
+    assert main(["verify", "pim", "--config", str(EXAMPLE), "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["passed"] and len(rec["jobs"]) == len(load_pim_file(EXAMPLE).verify.jobs)
+    assert all(j["mismatches"] == 0 and j["bytes_per_cycle"] > 0 for j in rec["jobs"])
+    assert "PASS" in capsys.readouterr().out
+
+
+def test_cli_synth_keeps_the_buffer_a_memory(tmp_path: Path) -> None:
+    """The activation buffer is one memory (its bits reported apart), not flip-flops."""
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text("schema_version: 1\npim: {banks: 1, burst_bits: 32, max_tokens: 2, "
+                   "max_k_words: 8, w_formats: [int4, int8], a_formats: [int8]}\n")
+    out = tmp_path / "area.json"
+    assert main(["synth", "pim", "--config", str(cfg), "--json", str(out)]) == 0
+    st = json.loads(out.read_text())
+    assert st["memories"] == 1 and st["memory_bits"] == 2 * 8 * 64 == st["buffer_bits"]
+    assert not st["has_mul"] and st["cmos_transistors"] > 0
+    # without the buffer in flip-flops: accumulators (2 x 27), beat register, control only
+    assert st["flip_flops"] < 200 and 0 < st["cells"] < 5000
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_random_sweep(seed: int) -> None:
+    """Random jobs of every format pair and mode, random DRAM timing and consumer stalls."""
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for op in ("gemv", "attn"):
+        for w, a in PAIRS:
+            k = int(rng.integers(1, CFG.max_k(a) - 63))
+            jobs.append((f"{op}_{w}", int(rng.integers(1, 9)), k, int(rng.integers(1, 6)), a))
+    dram = DramModel(latency=int(rng.integers(1, 20)), row_bytes=512,
+                     row_miss=int(rng.integers(0, 12)), queue=int(rng.integers(1, 16)),
+                     stall=float(rng.uniform(0, 0.4)))
+    plan = PimVerify(jobs=tuple(jobs), dram=dram, out_ready=float(rng.uniform(0.2, 1.0)),
+                     seed=seed)
+    run = run_pim_tb(CFG, plan)
+    assert run.passed, run.failures
+    assert all(j["mismatches"] == 0 for j in run.jobs)
