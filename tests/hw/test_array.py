@@ -71,6 +71,7 @@ def test_array_gemms_bit_exact_and_timed(key: str, sim: str) -> None:
 
 
 @pytest.mark.rtl
+@pytest.mark.icarus
 def test_group_not_multiple_of_rows(sim: str) -> None:
     cfg = ArrayConfig(rows=4, cols=4, dataflow="ws", double_buffer=True)
     run = run_array_tb(cfg, [(6, 14, 5), (3, 9, 9)], group_size=6, seed=3, sim=sim)

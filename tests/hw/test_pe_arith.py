@@ -74,6 +74,61 @@ def test_decode_builders(fmt: str, n: int, es: int) -> None:
     _run(m, body)
 
 
+@pytest.mark.parametrize("lsb,width", [(-56, 128), (-2, 26), (-8, 34), (-12, 41)])
+def test_round_to_posit_lean_builder(lsb: int, width: int) -> None:
+    """Same function as round_to_posit / models.pe.round_fixed (ties, sticky far below)."""
+    m = Module()
+    x = Signal(signed(width))
+    nan = Signal()
+    out = arith.round_to_posit_lean(m, x, lsb=lsb, n=16, es=1, nan=nan)
+    rng = np.random.default_rng(width + 1)
+    top = (1 << (width - 1)) - 1
+    vals = [0, 1, -1, 2, 3, -3, 5, top, -top - 1, 1 << (width - 2), (1 << (width - 2)) + 1]
+    for _ in range(500):
+        bl = int(rng.integers(1, width))
+        v = int.from_bytes(rng.bytes(16), "little") >> (128 - bl)
+        if rng.integers(3) == 0:  # trailing zeros: exact ties and exact values
+            v &= ~((1 << int(rng.integers(0, bl))) - 1)
+        if rng.integers(3) == 0:  # one far-below bit: only the sticky prefix OR sees it
+            v |= 1 << int(rng.integers(0, max(bl - 20, 1)))
+        vals.append(min(-v if rng.integers(2) else v, top))
+
+    async def body(ctx):  # type: ignore[no-untyped-def]
+        for v in vals:
+            ctx.set(x, v)
+            got, exp = ctx.get(out), ref.round_fixed("posit16_es1", v, lsb)
+            assert got == exp, f"x={v:#x} -> got {got:#x} expected {exp:#x}"
+        ctx.set(nan, 1)
+        assert ctx.get(out) == 0x8000
+
+    _run(m, body)
+
+
+@pytest.mark.parametrize("n,fb", [(16, 12), (8, 5)])
+def test_decode_posit_es01_builder(n: int, fb: int) -> None:
+    """One decoder for posit(n, 1), posit(n, 0) and shorter posits left-aligned in n bits."""
+    m = Module()
+    bits, es = Signal(n), Signal()
+    u = arith.decode_posit_es01(m, bits, es=es, frac_bits=fb)
+    cases = [(n, 1, p) for p in range(0, 1 << n, 1 if n <= 8 else 37)]
+    cases += [(8, 0, p) for p in range(256)] + [(4, 1, p) for p in range(16)]
+
+    async def body(ctx):  # type: ignore[no-untyped-def]
+        for nn, e, p in cases:
+            if nn == n and e == 0 and fb < n - 3:
+                continue  # fraction wider than frac_bits: not a supported use
+            ctx.set(bits, p << (n - nn))
+            ctx.set(es, e)
+            sig, exp, special = ref.decode_value(f"posit{nn}_es{e}", p)
+            assert ctx.get(u.nar) == int(special == 1), hex(p)
+            if special:
+                continue
+            got = ctx.get(u.sig) * (-1 if ctx.get(u.sign) else 1)
+            assert got * 2.0 ** ctx.get(u.exp) == sig * 2.0 ** exp, (nn, e, hex(p))
+
+    _run(m, body)
+
+
 @pytest.mark.parametrize("k,signed_w", [(4, True), (8, True), (11, False)])
 def test_shift_add_product_builder(k: int, signed_w: bool) -> None:
     m = Module()

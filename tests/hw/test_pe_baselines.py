@@ -1,4 +1,5 @@
-"""Dequantize-first baselines (INT8 x INT8 PE, FP16 MAC) on Verilator."""
+"""Dequantize-first baselines (INT8 x INT8 PE, FP16 MAC): fast harness on Verilator (Icarus too
+when installed), per-cycle latency."""
 
 from __future__ import annotations
 
@@ -6,8 +7,26 @@ import pytest
 
 from mixforge.errors import ConfigError
 from mixforge.hw.pe.baselines import DequantFirstPE, FP16MacPE
-from mixforge.hw.pe.build import run_pe_testbench
+from mixforge.hw.pe.build import run_pe_fast, run_pe_testbench
 from mixforge.hw.pe.specs import DequantFirstSpec, FP16MacSpec
+
+#: example configs' module names, so that `mixforge verify pe` reuses the cached builds
+NAMES = {DequantFirstSpec(k=4, out="float32"): "mul_w4a8",
+         FP16MacSpec(k=4, out="float32"): "fp16_mac_w4a16"}
+
+
+def _run(spec: DequantFirstSpec | FP16MacSpec, sim: str, vectors: int) -> None:
+    res = run_pe_fast(spec, sim=sim, name=NAMES.get(spec, spec.kind),
+                      tb_params={"vectors": vectors, "sequences": 30})
+    assert res.tests == 1 and res.failed == 0, res.failures
+    recs = {r["test"]: r for r in res.records}
+    assert all(r["mismatches"] == 0 and not r["timing_errors"] for r in recs.values()), recs
+    if spec.kind == "mul_dequant_first":  # every (w, a) pair, full rate, latency per output
+        assert recs["products_WxA_exhaustive"]["outputs"] == 256 << spec.k
+    else:  # every weight x FP16 edge x scale edge
+        assert recs["fp16_edges"]["outputs"] == 27 * 8 << spec.k
+    assert recs["products_random"]["outputs"] == vectors
+    assert recs["sequences_backpressure"]["outputs"] == 30
 
 
 @pytest.mark.rtl
@@ -15,12 +34,7 @@ from mixforge.hw.pe.specs import DequantFirstSpec, FP16MacSpec
     DequantFirstSpec(k=4, out="float32"),
     pytest.param(FP16MacSpec(k=4, out="float32"), marks=pytest.mark.slow)], ids=str)
 def test_baseline(sim: str, spec: DequantFirstSpec | FP16MacSpec) -> None:
-    name = {DequantFirstSpec(k=4, out="float32"): "mul_w4a8",
-            FP16MacSpec(k=4, out="float32"): "fp16_mac_w4a16"}.get(spec, spec.kind)
-    res = run_pe_testbench(spec, sim=sim, name=name, tb_params={"vectors": 20_000,
-                                                               "sequences": 30})
-    assert res.tests == 3 and res.failed == 0, res.failures
-    assert res.mismatches == 0 and res.vectors > 20_000
+    _run(spec, sim, 100_000 if sim == "verilator" else 3_000)
 
 
 @pytest.mark.rtl
@@ -29,8 +43,14 @@ def test_baseline(sim: str, spec: DequantFirstSpec | FP16MacSpec) -> None:
                                   DequantFirstSpec(k=2, out="float32"),
                                   FP16MacSpec(k=8, out="float32")], ids=str)
 def test_baseline_more(sim: str, spec: DequantFirstSpec | FP16MacSpec) -> None:
-    res = run_pe_testbench(spec, sim=sim, name=spec.kind, tb_params={"vectors": 100_000})
-    assert res.tests == 3 and res.failed == 0, res.failures
+    _run(spec, sim, 100_000)
+
+
+@pytest.mark.rtl
+@pytest.mark.slow  # the harness checks latency on every full-rate output in the default run
+def test_latency_per_cycle() -> None:
+    res = run_pe_testbench(DequantFirstSpec(k=4, out="float32"), name="mul_w4a8")
+    assert res.tests == 1 and res.failed == 0, res.failures
 
 
 def test_bad_parameters() -> None:

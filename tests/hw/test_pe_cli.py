@@ -65,24 +65,46 @@ def test_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                            monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = EXAMPLES / "shift_add_w4a8.yaml"
     out = tmp_path / "v.json"
-    assert main(["verify", "pe", "--config", str(cfg), "--sequences", "5", "--json",
-                 str(out)]) == 0
+    assert main(["verify", "pe", "--config", str(cfg), "--sequences", "5", "--vectors", "2000",
+                 "--json", str(out)]) == 0
     summary = json.loads(out.read_text())
-    assert summary["mismatches"] == 0 and summary["vectors"] >= 4096
-    assert "0 mismatches" in capsys.readouterr().out
+    assert summary["mismatches"] == 0 and summary["vectors"] >= 4096 + 2000 // 10
+    assert {r["test"] for r in summary["records"]} == {
+        "products_WxA_exhaustive", "scaled_random", "sequences_backpressure"}
+    text = capsys.readouterr().out
+    assert "0 mismatches" in text and "vectors/s end to end" in text
     # a corrupted expectation must be reported in hex and fail the command with exit 1
     import mixforge.hw.pe.build as build
 
-    real = build.run_pe_testbench
+    real = build.run_pe_fast
 
     def corrupt(spec, **kw):  # type: ignore[no-untyped-def]
         kw["tb_params"] = {**kw["tb_params"], "corrupt_expected": True}
         return real(spec, **kw)
 
-    monkeypatch.setattr(build, "run_pe_testbench", corrupt)
-    assert main(["verify", "pe", "--config", str(cfg), "--sequences", "5"]) == 1
+    monkeypatch.setattr(build, "run_pe_fast", corrupt)
+    assert main(["verify", "pe", "--config", str(cfg), "--sequences", "5", "--vectors",
+                 "2000"]) == 1
     text = capsys.readouterr().out
     assert "w=0x0 a=0x0 -> got 0x0 expected 0x1" in text
+
+
+@pytest.mark.rtl
+@pytest.mark.icarus
+def test_verify_on_every_simulator(sim: str, tmp_path: Path) -> None:
+    """`--sim icarus` runs the same harness when Icarus is installed."""
+    out = tmp_path / "v.json"
+    assert main(["verify", "pe", "--config", str(EXAMPLES / "mul_w4a8.yaml"), "--sim", sim,
+                 "--vectors", "1000", "--sequences", "4", "--json", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["sim"] == sim and summary["mismatches"] == 0 and summary["failed"] == 0
+    assert summary["vectors"] >= 4096 + 1000
+
+
+def test_verify_rejects_negative_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "pe", "--config", str(EXAMPLES / "mul_w4a8.yaml"), "--vectors",
+                 "-1"]) == 2
+    assert "--vectors: must be >= 0, not -1" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -95,11 +117,15 @@ def test_synth_generic_json(tmp_path: Path) -> None:
     assert set(fig["parts"]) == {"core", "dequant"}
 
 
-def test_missing_simulator_gives_doctor_hint(capsys: pytest.CaptureFixture[str]) -> None:
-    from mixforge.toolchain import simulator_available
+@pytest.mark.parametrize("simulator", ["icarus", "verilator"])
+def test_missing_simulator_gives_doctor_hint(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             simulator: str) -> None:
+    from mixforge import toolchain
 
-    if simulator_available("icarus"):
-        pytest.skip("icarus is installed here")
+    monkeypatch.setattr(toolchain, "simulator_available", lambda name: False)
     assert main(["verify", "pe", "--config", str(EXAMPLES / "multiformat.yaml"), "--sim",
-                 "icarus"]) == 2
-    assert "mixforge doctor" in capsys.readouterr().err
+                 simulator]) == 2
+    err = capsys.readouterr().err
+    assert f"simulator '{simulator}' not found" in err and "mixforge doctor" in err
+    assert "Traceback" not in err

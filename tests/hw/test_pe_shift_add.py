@@ -1,11 +1,12 @@
-"""ShiftAddPE: cocotb on Verilator (Icarus too when installed), Yosys no-$mul check, params."""
+"""ShiftAddPE: fast harness on Verilator (Icarus too when installed), per-cycle latency, Yosys
+no-$mul check, parameters."""
 
 from __future__ import annotations
 
 import pytest
 
 from mixforge.errors import ConfigError
-from mixforge.hw.pe.build import run_pe_testbench
+from mixforge.hw.pe.build import run_pe_fast, run_pe_testbench
 from mixforge.hw.pe.shift_add import ShiftAddPE
 from mixforge.hw.pe.specs import ShiftAddSpec
 from mixforge.toolchain import run_yosys
@@ -20,29 +21,48 @@ SLOW = [ShiftAddSpec(k=2, act="int8", group=8, out="float32"),
         ShiftAddSpec(k=2, act="fp16", group=128, out="float32", ternary=True)]
 
 
-def _run(spec: ShiftAddSpec, sim: str, **extra: int) -> None:
+def _ids(s: ShiftAddSpec) -> str:
+    return f"k{s.k}{'t' if s.ternary else ''}-{s.act}-g{s.group}-{s.out}"
+
+
+def _run(spec: ShiftAddSpec, sim: str, vectors: int, sequences: int) -> None:
     # the example config's module name, so that `mixforge verify pe` reuses the cached build
     name = "shift_add_w4a8" if spec == DEFAULT[0] else "shift_add_pe"
-    res = run_pe_testbench(spec, sim=sim, name=name, tb_params=extra)
-    assert res.tests == 3
-    assert res.failed == 0, res.failures
-    assert res.mismatches == 0 and res.vectors >= (256 << spec.k if spec.act == "int8" else
-                                                   100_000)
+    res = run_pe_fast(spec, sim=sim, name=name, tb_params={"vectors": vectors,
+                                                           "sequences": sequences})
+    assert res.tests == 1 and res.failed == 0, res.failures
+    recs = {r["test"]: r for r in res.records}
+    assert all(r["mismatches"] == 0 and not r["timing_errors"] for r in recs.values()), recs
+    if spec.act == "int8":  # every (w, a) pair, at full rate with latency checked per output
+        assert recs["products_WxA_exhaustive"]["outputs"] == 256 << spec.k
+    else:
+        assert recs["fp16_edges"]["outputs"] >= 27 * 8 << spec.k
+        assert recs["fp16_random"]["outputs"] == vectors
+    seq = recs["sequences_backpressure"]
+    assert seq["outputs"] == sequences and seq["vectors"] >= sequences
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("spec", DEFAULT, ids=lambda s: f"k{s.k}{'t' if s.ternary else ''}-"
-                         f"{s.act}-g{s.group}-{s.out}")
+@pytest.mark.parametrize("spec", DEFAULT, ids=_ids)
 def test_shift_add_pe(sim: str, spec: ShiftAddSpec) -> None:
-    _run(spec, sim, vectors=100_000, sequences=30)
+    # Icarus is ~50x slower than Verilator: the default run checks fewer random vectors there
+    _run(spec, sim, 100_000 if sim == "verilator" else 3_000, 30 if sim == "verilator" else 8)
 
 
 @pytest.mark.rtl
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", SLOW, ids=lambda s: f"k{s.k}{'t' if s.ternary else ''}-"
-                         f"{s.act}-g{s.group}-{s.out}")
+@pytest.mark.parametrize("spec", SLOW, ids=_ids)
 def test_shift_add_pe_more_configs(sim: str, spec: ShiftAddSpec) -> None:
-    _run(spec, sim, vectors=100_000, sequences=60)
+    _run(spec, sim, 100_000, 60)
+
+
+@pytest.mark.rtl
+@pytest.mark.slow  # the harness checks latency on every full-rate output in the default run
+@pytest.mark.parametrize("spec", [DEFAULT[0], DEFAULT[2]], ids=_ids)
+def test_latency_per_cycle(spec: ShiftAddSpec) -> None:
+    """The per-cycle testbench measures the latency the harness checks on every output."""
+    res = run_pe_testbench(spec, name="shift_add_w4a8" if spec == DEFAULT[0] else "sa_pc")
+    assert res.tests == 1 and res.failed == 0, res.failures
 
 
 @pytest.mark.parametrize("act", ["int8", "fp16"])

@@ -62,6 +62,7 @@ def test_reference_nan_rule() -> None:
 
 
 @pytest.mark.rtl
+@pytest.mark.icarus
 def test_ideal_dram_runs_at_ideal_cycles(sim: str) -> None:
     """Data always there (latency 1, no misses, no stalls, consumer always ready): one
     operation per cycle, every format pair bit-exact."""

@@ -1,0 +1,190 @@
+"""SeparateMacsMAC: the multi-format baseline the papers compare with - one complete MAC per
+format, outputs muxed.
+
+Same ports, modes, latency and throughput as :class:`~mixforge.hw.pe.multiformat.MultiFormatMAC`
+(16-bit SIMD words; 4 x FP4, 4 x posit(4,1), 2 x posit(8,0), 1 x posit(16,1)), but nothing is
+shared except the input register: each format has its own lanes (decoder, ``*`` multiplier,
+exponent adder, aligner), its own exact accumulator sized for that format
+(``mixforge.models.pe.SEPARATE_ACC``: 26 / 34 / 41 / 128 bits) and its own readout rounding into
+``out``; the mode of the element carrying ``last`` selects which MAC is read out, and ``last``
+clears every accumulator. The mode is meant to stay fixed within an accumulation (XR-NPE picks
+the format per layer). Function: ``mixforge.models.pe.separate_macs_mac``.
+
+MACs a mode does not use are gated (their registers hold still). Pipeline as the shared design:
+(1) input register; (2) decode; (3) products, exponent sums; (4) align, sum lanes, accumulate;
+(5-6) normalise, round, output mux.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from mixforge.hw.pe.arith import (
+    adder_tree,
+    decode_fp4,
+    decode_posit,
+    enabled_stage,
+    round_to_float,
+    round_to_posit_lean,
+)
+from mixforge.hw.pe.multiformat import _FMT, _NAMES, _POSIT, Mode, multiformat_layout
+from mixforge.hw.pe.specs import SeparateMacsSpec
+from mixforge.models.pe import MODE_LANES, SEPARATE_ACC
+
+__all__ = ["SeparateMacsMAC"]
+
+
+class SeparateMacsMAC(wiring.Component):
+    """Baseline: one complete MAC (decode, ``*``, accumulator, readout) per format, muxed.
+
+    Ports: ``i`` (stream, :func:`~mixforge.hw.pe.multiformat.multiformat_layout`), ``o``
+    (stream, ``out`` pattern). Parameters (keyword-only): ``out`` in posit16_es1 / float16 /
+    float32, or ``spec``. Lane registers are numbered across MACs: FP4 lanes 0-3, posit4 4-7,
+    posit8 8-9, posit16 10.
+    """
+
+    def __init__(self, *, spec: SeparateMacsSpec | None = None, **params: object):
+        self._spec = spec if spec is not None else SeparateMacsSpec(**params)  # type: ignore[arg-type]
+        ow = 32 if self._spec.out == "float32" else 16
+        super().__init__({"i": In(stream.Signature(multiformat_layout())),
+                          "o": Out(stream.Signature(ow))})
+
+    @property
+    def spec(self) -> SeparateMacsSpec:
+        return self._spec
+
+    @property
+    def latency(self) -> int:
+        return self._spec.latency
+
+    @property
+    def throughput(self) -> float:
+        return self._spec.throughput
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        adv = Signal()
+        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+
+        # stage 1: input register (the only shared part)
+        v1, l1 = Signal(name="v1"), Signal(name="l1")
+        a1, b1, md1 = Signal(16, name="a1"), Signal(16, name="b1"), Signal(Mode, name="mode1")
+        with m.If(adv):
+            m.d.sync += [v1.eq(self.i.valid), a1.eq(self.i.payload.a), b1.eq(self.i.payload.b),
+                         md1.eq(self.i.payload.mode), l1.eq(self.i.payload.last)]
+        v2, l2, md2 = Signal(name="v2"), Signal(name="l2"), Signal(Mode, name="mode2")
+        v3, l3, md3 = Signal(name="v3"), Signal(name="l3"), Signal(Mode, name="mode3")
+        v4, md4 = Signal(name="v4"), Signal(Mode, name="mode4")
+        with m.If(adv):
+            m.d.sync += [v2.eq(v1), l2.eq(l1), md2.eq(md1), v3.eq(v2), l3.eq(l2), md3.eq(md2),
+                         v4.eq(v3 & l3)]
+            with m.If(v3 & l3):
+                m.d.sync += md4.eq(md3)
+
+        snapshots: dict[Mode, tuple[Signal, Signal]] = {}
+        lane0 = 0
+        for mode in Mode:
+            snapshots[mode] = self._mac(m, mode, lane0, adv, (v1, a1, b1, md1), (v2, md2),
+                                        (v3, l3, md3))
+            lane0 += MODE_LANES[self._mname(mode)][1]
+
+        # stages 5-6: one readout per MAC (own Verilog module, so area is reported per part);
+        # the mode of the last element picks the output
+        core, m = m, Module()
+        stage = enabled_stage(m, adv)
+        out = self._spec.out
+        results = {}
+        for mode, (r4, rn4) in snapshots.items():
+            lsb = SEPARATE_ACC[self._mname(mode)][1]
+            nm = f"rd_{_NAMES[mode]}"
+            if out == "posit16_es1":
+                results[mode] = round_to_posit_lean(m, r4, lsb=lsb, n=16, es=1, nan=rn4, name=nm,
+                                               stage=stage)
+            else:
+                results[mode] = round_to_float(m, r4, lsb=lsb, fmt=out, nan=rn4, name=nm,
+                                               stage=stage)
+        v5, md5 = Signal(name="v5"), Signal(Mode, name="mode5")
+        picked: Value = results[Mode.P16X1]
+        for mode in (Mode.P8X2, Mode.P4X4, Mode.FP4X4):
+            picked = Mux(md5 == mode, results[mode], picked)
+        with m.If(adv):
+            m.d.sync += [v5.eq(v4), md5.eq(md4), self.o.valid.eq(v5), self.o.payload.eq(picked)]
+        top = Module()
+        top.submodules.core = core
+        top.submodules.readout = m
+        return top
+
+    @staticmethod
+    def _mname(mode: Mode) -> str:
+        return ("fp4x4", "p4x4", "p8x2", "p16x1")[mode.value]
+
+    def _mac(self, m: Module, mode: Mode, lane0: int, adv: Value, s1: tuple, s2: tuple,
+             s3: tuple) -> tuple[Signal, Signal]:
+        """One format's MAC through stage 4; returns its readout snapshot (value, NaR)."""
+        v1, a1, b1, md1 = s1
+        v2, md2 = s2
+        v3, l3, md3 = s3
+        fmt = _NAMES[mode]
+        nb, sig_w, lo, hi = _FMT[fmt]
+        lanes = MODE_LANES[self._mname(mode)][1]
+        acc_bits, acc_lsb = SEPARATE_ACC[self._mname(mode)]
+        terms: list[tuple[int, Value]] = []  # (accumulator bit of bit 0, signed aligned value)
+        nar_now: Value = Const(0, 1)
+        for k in range(lanes):
+            j = lane0 + k
+            # stage 2: this lane's own decoders
+            sa, ea, ma = (Signal(name=f"l{j}_sa"), Signal(signed(8), name=f"l{j}_ea"),
+                          Signal(sig_w, name=f"l{j}_ma"))
+            sb, eb, mb = (Signal(name=f"l{j}_sb"), Signal(signed(8), name=f"l{j}_eb"),
+                          Signal(sig_w, name=f"l{j}_mb"))
+            dn = Signal(name=f"l{j}_nar")
+            ua = self._decode(m, a1[k * nb: (k + 1) * nb], fmt, f"l{j}a")
+            ub = self._decode(m, b1[k * nb: (k + 1) * nb], fmt, f"l{j}b")
+            with m.If(adv & v1 & (md1 == mode)):
+                m.d.sync += [sa.eq(ua.sign), ea.eq(ua.exp), ma.eq(ua.sig), sb.eq(ub.sign),
+                             eb.eq(ub.exp), mb.eq(ub.sig), dn.eq(ua.nar | ub.nar)]
+            # stage 3: its own multiplier and exponent adder
+            pe_, pm, pn = (Signal(signed(9), name=f"p{j}_e"),
+                           Signal(signed(2 * sig_w + 1), name=f"p{j}_m"),
+                           Signal(name=f"p{j}_nar"))
+            prod = ma * mb
+            with m.If(adv & v2 & (md2 == mode)):
+                m.d.sync += [pe_.eq(ea + eb), pm.eq(Mux(sa ^ sb, -prod, prod)), pn.eq(dn)]
+            # stage 4: align into this MAC's accumulator
+            emin, emax = 2 * lo, 2 * hi
+            sh = Signal(range(emax - emin + 1), name=f"al{j}_sh")
+            m.d.comb += sh.eq((pe_ - emin).as_unsigned()[: len(sh)])
+            wide = Signal(signed(len(pm) + emax - emin), name=f"al{j}_wide")
+            m.d.comb += wide.eq(pm << sh)
+            terms.append((emin - acc_lsb, wide))
+            nar_now = nar_now | pn
+        # lane sum in the accumulator's frame; bits below its LSB are zero (products are
+        # multiples of minpos**2), so dropping them is exact
+        lo_b = min(off for off, _ in terms)
+        hi_b = max(off + len(v) for off, v in terms) + len(terms).bit_length()
+        gsum = Signal(signed(hi_b - lo_b), name=f"mac_{fmt}_sum")
+        m.d.comb += gsum.eq(adder_tree([v << (off - lo_b) for off, v in terms], hi_b - lo_b))
+        placed = Signal(signed(acc_bits), name=f"mac_{fmt}_in")
+        m.d.comb += placed.eq(gsum[-lo_b:].as_signed() if lo_b < 0 else (gsum << lo_b))
+        acc, nan = Signal(signed(acc_bits), name=f"acc_{fmt}"), Signal(name=f"acc_{fmt}_nar")
+        acc_next = Signal(signed(acc_bits), name=f"acc_{fmt}_next")
+        m.d.comb += acc_next.eq(acc + placed)
+        r4, rn4 = Signal(signed(acc_bits), name=f"r4_{fmt}"), Signal(name=f"rn4_{fmt}")
+        mine = md3 == mode
+        with m.If(adv & v3):
+            with m.If(l3):  # the end of a sequence clears every MAC; its own mode is read out
+                with m.If(mine):
+                    m.d.sync += [r4.eq(acc_next), rn4.eq(nan | nar_now)]
+                m.d.sync += [acc.eq(0), nan.eq(0)]
+            with m.Elif(mine):
+                m.d.sync += [acc.eq(acc_next), nan.eq(nan | nar_now)]
+        return r4, rn4
+
+    @staticmethod
+    def _decode(m: Module, field: Value, fmt: str, name: str):  # type: ignore[no-untyped-def]
+        if fmt == "fp4":
+            return decode_fp4(field)
+        n, es = _POSIT[fmt]
+        return decode_posit(m, field, n=n, es=es, name=name)

@@ -1,0 +1,188 @@
+"""cocotb testbench: any stream PE inside the free-running harness (``mixforge.hw.pe.harness``).
+
+The toplevel is ``<pe>_harness``. Per batch the testbench writes the packed payloads to
+``mixforge_in.hex``, pulses ``load`` and ``start``, awaits ``done`` once (the simulator runs
+free, the valid/ready LFSR producing idle and back-pressure cycles), pulses ``dump`` and reads
+``mixforge_out.hex`` plus the handshake cycle stamps. Every output is compared bit for bit with
+the expectation from ``tb_pe_vectors`` (models/); a mismatch names the operands, got and
+expected in hex. Full-rate suites also check latency and throughput on every output.
+
+MIXFORGE_TB_PARAMS (JSON): kind and the spec fields, latency, depth, vectors, sequences, seed,
+corrupt_expected (self-test of the mismatch report). Results: one JSON line per suite in
+MIXFORGE_TB_RESULT (same record format as ``tb_pe_common.Checker``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, RisingEdge
+from tb_pe_common import params
+from tb_pe_vectors import Suite, cross_check, layout_of, plans
+
+FILES = {"in": "mixforge_in.hex", "out": "mixforge_out.hex", "in_cyc": "mixforge_in_cyc.hex",
+         "out_cyc": "mixforge_out_cyc.hex"}  # == mixforge.hw.pe.harness.HARNESS_FILES
+
+
+def _read_hex(name: str) -> list[int]:
+    """Words of a ``$writememh`` file (Verilator and Icarus; ``//`` comments, ``@`` addresses
+    and blank lines ignored)."""
+    words = []
+    for line in Path(name).read_text().splitlines():
+        line = line.split("//", 1)[0].strip()
+        if line and not line.startswith("@"):
+            words.extend(int(tok, 16) for tok in line.split())
+    return words
+
+
+@dataclass
+class Batch:
+    """What one free-running batch produced."""
+
+    outputs: np.ndarray
+    in_cyc: np.ndarray
+    out_cyc: np.ndarray
+    cycles: int
+
+
+class FastHarness:
+    """Drives the harness wrapper: reset, then batches of (items, expected output count)."""
+
+    def __init__(self, dut: Any, depth: int) -> None:
+        self.dut = dut
+        self.depth = depth
+        self.cycles = 0
+
+    async def reset(self) -> None:
+        d = self.dut  # the harness generates its clock: no simulator round trip per edge
+        for name in ("rst", "load", "start", "dump"):
+            getattr(d, name).value = 1 if name == "rst" else 0
+        await ClockCycles(d.clk, 3)
+        d.rst.value = 0
+        await RisingEdge(d.clk)
+
+    async def run(self, items: np.ndarray, n_out: int, rate: tuple[int, int], seed: int,
+                  latency: int) -> Batch:
+        d = self.dut
+        n = len(items)
+        assert 0 < n <= self.depth and n_out <= self.depth
+        Path(FILES["in"]).write_text("\n".join(map("{:x}".format, items.tolist())) + "\n")
+        d.n_in.value = n
+        d.n_out.value = n_out
+        d.max_cycles.value = 20 * (n + n_out) + 200
+        d.seed.value = seed & 0xFFFFFFFF
+        d.valid_thr.value, d.ready_thr.value = rate
+        d.load.value = 1
+        await RisingEdge(d.clk)  # $readmemh
+        d.load.value = 0
+        d.start.value = 1
+        await RisingEdge(d.clk)
+        d.start.value = 0
+        await RisingEdge(d.clk)
+        if not d.done.value:
+            await RisingEdge(d.done)  # the one await of the batch: the simulator runs free
+        cycles, sent, got = int(d.cycles.value), int(d.sent.value), int(d.got.value)
+        assert not d.timeout.value, (f"timeout after {cycles} cycles: {sent}/{n} inputs "
+                                     f"accepted, {got}/{n_out} outputs")
+        assert sent == n, f"{got} outputs appeared after only {sent}/{n} inputs"
+        await ClockCycles(d.clk, latency + 2)  # o.ready is low now: a surplus output waits
+        assert not d.o_valid.value, f"an output beyond the expected {n_out} appeared"
+        for key in ("out", "in_cyc", "out_cyc"):  # never read a previous batch's files
+            Path(FILES[key]).unlink(missing_ok=True)
+        d.dump.value = 1
+        await RisingEdge(d.clk)  # $writememh
+        d.dump.value = 0
+        await RisingEdge(d.clk)
+        self.cycles += cycles
+        return Batch(np.asarray(_read_hex(FILES["out"]), np.uint64),
+                     np.asarray(_read_hex(FILES["in_cyc"]), np.int64),
+                     np.asarray(_read_hex(FILES["out_cyc"]), np.int64), cycles)
+
+
+def _batches(last: np.ndarray, depth: int) -> list[tuple[int, int]]:
+    """Cut items into batches of at most ``depth`` that end with a sequence's last element."""
+    ends = np.flatnonzero(last) + 1
+    assert len(ends) and ends[-1] == len(last), "the final item must close a sequence"
+    out, start = [], 0
+    while start < len(last):
+        i = int(np.searchsorted(ends, start + depth, side="right")) - 1
+        end = int(ends[i])
+        assert end > start, f"a sequence longer than the harness depth {depth}"
+        out.append((start, end))
+        start = end
+    return out
+
+
+async def _run_suite(h: FastHarness, s: Suite, p: dict[str, Any], seed: int
+                     ) -> dict[str, Any]:
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    xrows = cross_check(s, np.random.default_rng(seed))
+    t_x = time.perf_counter() - t0
+    expected = s.expected.copy()
+    if p.get("corrupt_expected"):
+        expected[0] ^= np.uint64(1)
+    got_all, timing_errors = [], []
+    t_sim = time.perf_counter()
+    out_base = 0
+    for b, (lo, hi) in enumerate(_batches(s.last, h.depth)):
+        last = s.last[lo:hi]
+        n_out = int(last.sum())
+        res = await h.run(s.items[lo:hi], n_out, s.rate, seed * 7919 + b, p["latency"])
+        assert len(res.outputs) == n_out, (len(res.outputs), n_out)
+        got_all.append(res.outputs)
+        if s.timing:  # full rate: one item per cycle in, every output `latency` edges later
+            acc = res.in_cyc[np.flatnonzero(last)]
+            lat = res.out_cyc - acc
+            if not (res.in_cyc == np.arange(hi - lo)).all():
+                timing_errors.append(f"batch {b}: inputs not accepted one per cycle")
+            bad = np.flatnonzero(lat != p["latency"])
+            if len(bad):
+                j = int(bad[0])
+                timing_errors.append(f"output {out_base + j}: latency {int(lat[j])} != "
+                                     f"declared {p['latency']} ({len(bad)} outputs)")
+        out_base += n_out
+    t_sim = time.perf_counter() - t_sim
+    got = np.concatenate(got_all)
+    bad = np.flatnonzero(got != expected)
+    first = [f"{s.describe(int(j))} -> got {int(got[j]):#x} expected {int(expected[j]):#x}"
+             for j in bad[:10]]
+    return {"test": s.name, "vectors": s.products, "outputs": len(got), "mismatches": len(bad),
+            "first_mismatches": first, "timing_errors": timing_errors,
+            "seconds": s.build_s[0] + t_x + t_sim, "sim_seconds": t_sim,
+            "model_seconds": s.build_s[0] + t_x, "crosschecked": xrows,
+            "cpu_seconds": s.build_s[1] + time.process_time() - c0,
+            "cycles": h.cycles, "rate": list(s.rate)}
+
+
+@cocotb.test()
+async def all_paths_against_models(dut: Any) -> None:
+    """Every suite of the PE kind: exhaustive/edge/random singles and accumulation sequences,
+    with idle and back-pressure cycles; latency/throughput on the full-rate suites."""
+    p = params()
+    layout_of(p)  # imports Amaranth once, outside the per-suite timings
+    h = FastHarness(dut, int(p.get("depth", 1 << 16)))
+    await h.reset()
+    failed = []
+    out = os.environ.get("MIXFORGE_TB_RESULT")
+    for i, suite in enumerate(plans(p)):
+        h.cycles = 0
+        rec = await _run_suite(h, suite, p, int(p.get("seed", 6)) * 101 + i)
+        if out:
+            with open(out, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+        dut._log.info("%s: %d vectors, %d mismatches, %.2f s (%.0f vectors/s; %.0f per CPU "
+                      "second)", rec["test"], rec["vectors"], rec["mismatches"], rec["seconds"],
+                      rec["vectors"] / max(rec["seconds"], 1e-9),
+                      rec["vectors"] / max(rec["cpu_seconds"], 1e-9))
+        if rec["mismatches"] or rec["timing_errors"]:
+            failed.append(f"{rec['test']}: {rec['mismatches']} mismatches "
+                          f"{rec['first_mismatches'][:3]} {rec['timing_errors'][:3]}")
+    assert not failed, "; ".join(failed)

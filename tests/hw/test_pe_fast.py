@@ -1,0 +1,197 @@
+"""The free-running PE harness: wrapper generation, vector plans, the vectorised expectations
+(cross-checked against the scalar models/pe functions), and MultiFormatMAC / SeparateUnitsMAC
+through the harness on Verilator (Icarus too when installed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mixforge.errors import ConfigError
+from mixforge.hw.pe.build import run_pe_fast, stream_widths
+from mixforge.hw.pe.harness import HARNESS_FILES, HarnessSpec, harness_verilog
+from mixforge.hw.pe.specs import (
+    DequantFirstSpec,
+    FP16MacSpec,
+    MultiFormatSpec,
+    SeparateMacsSpec,
+    SeparateUnitsSpec,
+    ShiftAddSpec,
+)
+from mixforge.models import pe as ref
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tb_pe_fast  # noqa: E402
+import tb_pe_vectors as vec  # noqa: E402
+
+
+def _params(spec: object, **extra: object) -> dict[str, object]:
+    import dataclasses
+
+    return {"kind": spec.kind, **dataclasses.asdict(spec),  # type: ignore[attr-defined]
+            "latency": spec.latency, "seed": 3, **extra}  # type: ignore[attr-defined]
+
+
+def test_harness_verilog_names_the_pe_and_relative_files() -> None:
+    hs = HarnessSpec(pe_module="shift_add_w4a8", in_width=37, out_width=32, depth=1024)
+    text = harness_verilog(hs)
+    assert hs.module == "shift_add_w4a8_harness"
+    assert "module shift_add_w4a8_harness (" in text and "shift_add_w4a8 pe (" in text
+    assert "reg [36:0] in_mem  [0:1023];" in text and "reg [31:0] out_mem [0:1023];" in text
+    for name in HARNESS_FILES.values():  # relative: the simulator runs in the cocotb run folder
+        assert f'"{name}"' in text and "/" not in name
+    assert HARNESS_FILES == tb_pe_fast.FILES
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"pe_module": "3x"}, "pe_module: must be a Verilog identifier"),
+    ({"in_width": 0}, "in_width: must be a positive integer, not 0"),
+    ({"depth": 1 << 25}, "depth: must be <= 16777216"),
+])
+def test_harness_spec_validation(kw: dict[str, object], msg: str) -> None:
+    args: dict[str, object] = {"pe_module": "pe", "in_width": 8, "out_width": 8, **kw}
+    with pytest.raises(ConfigError, match=msg):
+        HarnessSpec(**args)  # type: ignore[arg-type]
+
+
+def test_every_pe_kind_has_a_fast_plan() -> None:
+    from mixforge.hw.pe.build import FAST_KINDS
+    from mixforge.hw.pe.specs import SPEC_KINDS
+
+    assert set(FAST_KINDS) == set(SPEC_KINDS)
+    for kind in FAST_KINDS:
+        assert vec.plans(_params(SPEC_KINDS[kind](), vectors=10, sequences=1))
+
+
+def test_stream_widths_follow_the_layouts() -> None:
+    assert stream_widths(ShiftAddSpec(k=4, act="int8")) == (4 + 8 + 16 + 8 + 1, 32)
+    assert stream_widths(MultiFormatSpec(out="float16")) == (16 + 16 + 2 + 1, 16)
+    assert stream_widths(DequantFirstSpec(k=8)) == (8 + 8 + 8 + 8 + 16 + 1, 32)
+
+
+def test_batches_end_at_sequence_boundaries() -> None:
+    last = np.zeros(10, bool)
+    last[[2, 3, 8, 9]] = True
+    assert tb_pe_fast._batches(last, 5) == [(0, 4), (4, 9), (9, 10)]
+    assert tb_pe_fast._batches(np.ones(5, bool), 2) == [(0, 2), (2, 4), (4, 5)]
+    with pytest.raises(AssertionError, match="longer than the harness depth"):
+        tb_pe_fast._batches(last, 3)
+
+
+def test_pack_uses_the_hardware_layout() -> None:
+    p = _params(MultiFormatSpec())
+    word = vec.pack(vec.layout_of(p), a=0x1234, b=0xABCD, mode=3, last=1)
+    assert int(word[0]) == 0x1234 | 0xABCD << 16 | 3 << 32 | 1 << 34
+
+
+SPECS = [ShiftAddSpec(k=4, act="int8", group=128, out="float32"),
+         ShiftAddSpec(k=2, act="int8", group=4, out="float16", ternary=True),
+         ShiftAddSpec(k=8, act="fp16", group=32, out="float16"),
+         DequantFirstSpec(k=4, out="float32"), FP16MacSpec(k=4, out="float16"),
+         MultiFormatSpec(out="posit16_es1"), MultiFormatSpec(out="float16"),
+         MultiFormatSpec(out="float32"), SeparateMacsSpec(out="float16")]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_vectorised_expectations_match_scalar_models(spec: object) -> None:
+    """Every singles suite agrees with the scalar models/pe function on a seeded sample."""
+    suites = vec.plans(_params(spec, vectors=3000, sequences=4))
+    rng = np.random.default_rng(0)
+    checked = sum(vec.cross_check(s, rng, sample=300, edge_cap=300) for s in suites)
+    assert checked >= 600
+    for s in suites:
+        assert len(s.expected) == int(s.last.sum()) and s.last[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_multiformat_vectorised_exhaustive(mode: int) -> None:
+    """Every operand pair of every <= 8-bit mode: vectorised == scalar multiformat_mac."""
+    _, lanes, lw = ref.mac_lane_formats(ref.MODES[mode])
+    a, b = vec.lane_words(np.arange(1 << (2 * lw)), lanes, lw)
+    for out in ref.OUT_FORMATS:
+        got = vec.multiformat_singles(out, mode, a, b)
+        want = [ref.multiformat_mac(ref.MODES[mode], [int(x)], [int(y)], out=out)
+                for x, y in zip(a, b, strict=True)]
+        assert got.tolist() == want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k,ternary", [(2, True), (3, False), (8, False)])
+def test_shift_add_vectorised_exhaustive(k: int, ternary: bool) -> None:
+    w, a = (x.ravel() for x in np.meshgrid(np.arange(1 << k), np.arange(256), indexing="ij"))
+    for out in ("float32", "float16"):
+        p = _params(ShiftAddSpec(k=k, act="int8", out=out, ternary=ternary))
+        got = vec.shift_add_singles(p, w, a, np.full(len(w), 0x3C00), np.zeros(len(w), int))
+        want = [ref.shift_add_pe([x], [y], [0x3C00], [0], k=k, act="int8", group=128, out=out,
+                                 ternary=ternary) for x, y in zip(w, a, strict=True)]
+        assert got.tolist() == want
+
+
+@pytest.mark.parametrize("out", ["float32", "float16", "posit16_es1"])
+def test_vectorised_sequence_models_match_scalar(out: str) -> None:
+    """Long random sequences (mixed modes, specials, weights/scales of every kind)."""
+    rng = np.random.default_rng(21)
+    for _ in range(12):
+        n = int(rng.integers(1, 1025))
+        modes = [int(x) for x in rng.integers(0, 4, n)]
+        a = [int(x) for x in rng.integers(0, 1 << 16, n)]
+        b = [int(x) for x in rng.integers(0, 1 << 16, n)]
+        assert vec.multiformat_sequence(out, modes, a, b) == ref.multiformat_mac(
+            [ref.MODES[m] for m in modes], a, b, out=out)
+        if out == "posit16_es1":
+            continue
+        w, x, s, z = (rng.integers(0, hi, n) for hi in (256, 1 << 16, 1 << 16, 256))
+        assert vec.fp16_mac_sequence({"k": 8, "out": out}, w, x, s, z) == ref.fp16_mac_pe(
+            w, x, s, z, k=8, out=out)
+
+
+def test_lane_words_visit_every_pair_in_every_lane() -> None:
+    for mode in (0, 2):
+        _, lanes, lw = ref.mac_lane_formats(ref.MODES[mode])
+        a, b = vec.lane_words(np.arange(1 << (2 * lw)), lanes, lw)
+        m = (1 << lw) - 1
+        for j in range(lanes):
+            pairs = ((a >> (j * lw)) & m) | (((b >> (j * lw)) & m) << lw)
+            assert len(np.unique(pairs)) == 1 << (2 * lw)
+
+
+def _run_mf(spec: MultiFormatSpec, sim: str, vectors: int, sequences: int,
+            exhaustive: bool = True) -> None:
+    res = run_pe_fast(spec, sim=sim, name=spec.kind if spec == MultiFormatSpec() else "mf_pe",
+                      tb_params={"vectors": vectors, "sequences": sequences,
+                                 "exhaustive": exhaustive, "sample": 1024})
+    assert res.tests == 1 and res.failed == 0, res.failures
+    recs = {r["test"]: r for r in res.records}
+    assert all(r["mismatches"] == 0 and not r["timing_errors"] for r in recs.values()), recs
+    assert recs["exhaustive_fp4x4"]["outputs"] == 256
+    assert recs["exhaustive_p4x4"]["outputs"] == 256
+    if exhaustive:
+        assert recs["exhaustive_p8x2"]["outputs"] == 65536
+    else:
+        assert recs["sampled_p8x2"]["outputs"] == 1024
+    assert recs["posit16_edges_random"]["outputs"] == 400 + vectors
+    assert recs["mixed_mode_sequences_backpressure"]["outputs"] == sequences
+
+
+@pytest.mark.rtl
+def test_multiformat_fast(sim: str) -> None:
+    """MultiFormatMAC through its public ports: exhaustive FP4 / posit(4,1) / posit(8,0),
+    posit16 edges + random, mode-switching sequences with back-pressure."""
+    if sim == "verilator":
+        _run_mf(MultiFormatSpec(), sim, 100_000, 30)
+    else:  # Icarus is ~50x slower: posit(8,0) sampled in the default run, exhaustive with -m slow
+        _run_mf(MultiFormatSpec(), sim, 1_000, 4, exhaustive=False)
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", [MultiFormatSpec(out="float32"), MultiFormatSpec(out="float16"),
+                                  SeparateUnitsSpec(out="posit16_es1"),
+                                  SeparateUnitsSpec(out="float32"),
+                                  SeparateMacsSpec(out="posit16_es1")], ids=str)
+def test_multiformat_fast_more(sim: str, spec: MultiFormatSpec) -> None:
+    _run_mf(spec, sim, 100_000, 60)
