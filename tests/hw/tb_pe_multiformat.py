@@ -144,11 +144,12 @@ async def unused_lanes_hold_still(dut):  # type: ignore[no-untyped-def]
     tb = StreamTB(dut)
     await tb.reset()
     await tb.run([_item(0x1234, 0x4321, 0, 1)] * 4, 4)  # FP4 traffic loads every 4-lane
-    before = [int(h.value) for h in handles]
+    # compare the bit strings: on Icarus a register no mode has written yet reads as X
+    before = [str(h.value) for h in handles]
     rng = np.random.default_rng(5)
     items = [_item(int(x), int(y), 3, int(i % 7 == 6)) for i, (x, y) in
              enumerate(rng.integers(0, 1 << 16, (500, 2)))]
     await tb.run(items, 500 // 7, rng=rng)
-    after = [int(h.value) for h in handles]
+    after = [str(h.value) for h in handles]
     moved = [n for n, x, y in zip(names, before, after, strict=True) if x != y]
     assert not moved, f"gated registers changed in posit16 mode: {moved}"
