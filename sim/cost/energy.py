@@ -48,14 +48,15 @@ def op_energy(actions: ActionCounts, arch: ArchConfig, seconds: float,
         PE family the MACs ran on (defaults to the xPU's); PIM units use ``"fp_mac"`` / ``int_mac``
         energies by format, as no PIM-specific MAC table is published. xPU MACs use the
         RTL-measured PE (``arch.pe_rtl``, :mod:`mixforge.sim.cost.rtl`) when there is one, for
-        every mode of the PE; its leakage adds to the static power.
+        the MACs of the format pair that PE computes (every pair for multi-format PEs; other
+        pairs, e.g. FP16 attention on a W4A8 array, from the table); its leakage adds to the
+        static power.
     """
     cfg = arch.energy
     kind = pe_kind or arch.xpu.pe.kind
-    if pe_kind is None and arch.pe_rtl is not None:  # the xPU's PE measured from its RTL
-        mac = actions.total_macs * rtl_mac_pj(arch.pe_rtl, cfg)
-    else:
-        mac = sum(c * mac_energy_pj(kind, w, a, cfg) for w, a, c in actions.macs)
+    rtl = arch.pe_rtl if pe_kind is None else None  # the xPU's PE measured from its RTL
+    mac = sum(c * (rtl_mac_pj(rtl, cfg) if rtl is not None and rtl.computes(w, a)
+                   else mac_energy_pj(kind, w, a, cfg)) for w, a, c in actions.macs)
     sram = arch.xpu.sram
     sram_pj = (actions.sram_weight_bits * sram_pj_per_bit(sram.weight.size_bytes, cfg)
                + actions.sram_input_bits * sram_pj_per_bit(sram.input.size_bytes, cfg)

@@ -54,6 +54,10 @@ class PeRtl:
         Yosys cell and flip-flop counts of the whole PE.
     source
         The JSON file the figures come from.
+    operands
+        ``(w_format, a_format)`` the PE multiplies (from the JSON's ``kind``/``params``), or
+        ``None`` when it is not a single pair (multi-format PEs). MACs of other formats are
+        charged from the energy table, not from this PE.
     """
 
     name: str
@@ -63,6 +67,12 @@ class PeRtl:
     cells: int = 0
     flip_flops: int = 0
     source: str = ""
+    operands: tuple[str, str] | None = None
+
+    def computes(self, w: str, a: str) -> bool:
+        """True when MACs with weight format ``w`` and activation ``a`` run on this PE
+        (``operands`` unknown, e.g. multi-format PEs: every mode)."""
+        return self.operands is None or self.operands == (w, a)
 
     def __post_init__(self) -> None:
         for f in ("core_transistors", "total_transistors"):
@@ -80,6 +90,20 @@ def _int(data: dict[str, Any], key: str, file: str, where: str) -> int:
         what = "missing" if v is None else f"must be a positive integer, not {v!r}"
         raise ConfigError(what, file=file, path=f"{where}{key}")
     return v
+
+
+def _operands(kind: str, params: Any) -> tuple[str, str] | None:
+    """The single (weight, activation) format pair a generated PE computes, if it has one."""
+    if not isinstance(params, dict) or not isinstance(params.get("k"), int):
+        return None
+    w = f"int{params['k']}"
+    if kind == "shift_add":
+        return (w, "int8" if params.get("act", "int8") == "int8" else "float16")
+    if kind == "mul_dequant_first":
+        return (w, "int8")
+    if kind.startswith("fp16_mac"):
+        return (w, "float16")
+    return None
 
 
 def load_pe_rtl(path: str | Path) -> PeRtl:
@@ -121,7 +145,8 @@ def load_pe_rtl(path: str | Path) -> PeRtl:
     try:
         return PeRtl(name=str(name), kind=str(kind), core_transistors=core_t,
                      total_transistors=total, cells=int(data.get("cells", 0)),
-                     flip_flops=int(data.get("flip_flops", 0)), source=file)
+                     flip_flops=int(data.get("flip_flops", 0)), source=file,
+                     operands=_operands(str(kind), data.get("params")))
     except ConfigError as exc:
         raise ConfigError(exc.detail, file=file, path=exc.path) from None
 

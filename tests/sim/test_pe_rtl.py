@@ -54,6 +54,17 @@ def test_shift_add_costs_less_mac_energy_by_the_measured_ratio() -> None:
     assert no_rtl.energy.static_j == 0.0 and sa.energy.static_j > 0
 
 
+def test_rtl_energy_only_for_the_pair_the_pe_computes() -> None:
+    assert load_pe_rtl(SHIFT_ADD).operands == ("int4", "int8")
+    assert load_pe_rtl(MUL).operands == ("int4", "int8")
+    base = replace(load_arch(EXAMPLES / "h100_like.yaml"), pe_rtl=None)
+    op = Gemm(64, 1024, 512, w="float16", a="float16")  # not what the W4A8 PE computes
+    plain = Simulator(base).run_op(op)
+    measured = Simulator(with_pe_rtl(base, SHIFT_ADD)).run_op(op)
+    assert measured.energy.mac_j == plain.energy.mac_j  # charged from the table
+    assert measured.energy.static_j > plain.energy.static_j  # the array still leaks
+
+
 def test_yaml_points_to_rtl_relative_to_itself(tmp_path: Path) -> None:
     arch = load_arch(EXAMPLES / "mixpe_w4a8.yaml")  # ships rtl: ../pe/rtl/shift_add_w4a8...
     assert arch.pe_rtl is not None and arch.pe_rtl.name == "shift_add_w4a8"
