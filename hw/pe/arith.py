@@ -218,22 +218,14 @@ def round_to_float(m: Module, x: Value, *, lsb: int, fmt: str, nan: Value | None
     return out
 
 
-def round_to_posit(m: Module, x: Value, *, lsb: int, n: int, es: int, nan: Value | None = None,
-                   name: str = "rp", stage: Stage | None = None) -> Value:
-    """Signed ``x * 2**lsb`` -> posit(n, es) pattern, Posit Standard rounding (see models/pe).
-
-    ``stage``: as in :func:`round_to_float`.
-    """
-    w = len(x)
-    mag, p, nz, sign, nan = _abs_lead(m, x, name, nan, stage)
+def _posit_pattern(m: Module, *, name: str, n: int, es: int, sc: Value, k: Value,
+                   tail: Value, extra_sticky: Value, nz: Value, sign: Value, nan: Value
+                   ) -> Signal:
+    """Assemble and round a posit(n, es) pattern: scale ``sc`` (regime ``k = sc >> es``),
+    ``tail`` = the fraction bits below the leading one (then the exponent bits, MSB first),
+    ``extra_sticky`` = OR of any bits dropped below ``tail``; ``nz``/``sign``/``nan`` of the
+    value. Shared by :func:`round_to_posit` and :func:`round_to_posit_lean`."""
     maxsc = (n - 2) << es
-    sc = Signal(signed(max(w, abs(lsb)).bit_length() + 3), name=f"{name}_sc")
-    m.d.comb += sc.eq(p + lsb)
-    k = Signal(signed(len(sc)), name=f"{name}_k")
-    m.d.comb += k.eq(sc >> es)
-    norm = Signal(w, name=f"{name}_norm")  # leading one at bit w-1
-    m.d.comb += norm.eq(mag << (w - 1 - p).as_unsigned()[: len(p)])
-    tail = Cat(norm[: w - 1], sc[:es]) if es else norm[: w - 1]
     tw = len(tail)
     r = n - 1
     kk = Signal(range(n + 1), name=f"{name}_kk")  # ones in the regime (k >= 0) or zeros (k < 0)
@@ -248,7 +240,7 @@ def round_to_posit(m: Module, x: Value, *, lsb: int, n: int, es: int, nan: Value
     m.d.comb += full.eq(Cat(Const(0, tw), field) | ((tail << r) >> rlen))
     pat = full[tw:]
     guard = full[tw - 1]
-    sticky = full[: tw - 1] != 0
+    sticky = (full[: tw - 1] != 0) | extra_sticky
     rounded = Signal(r, name=f"{name}_pat")
     m.d.comb += rounded.eq(pat + (guard & (sticky | pat[0])))
     mag_pat = Signal(r, name=f"{name}_mpat")
@@ -266,6 +258,25 @@ def round_to_posit(m: Module, x: Value, *, lsb: int, n: int, es: int, nan: Value
     with m.Else():
         m.d.comb += out.eq(Mux(sign, -Cat(mag_pat, Const(0, 1)), Cat(mag_pat, Const(0, 1))))
     return out
+
+
+def round_to_posit(m: Module, x: Value, *, lsb: int, n: int, es: int, nan: Value | None = None,
+                   name: str = "rp", stage: Stage | None = None) -> Value:
+    """Signed ``x * 2**lsb`` -> posit(n, es) pattern, Posit Standard rounding (see models/pe).
+
+    ``stage``: as in :func:`round_to_float`.
+    """
+    w = len(x)
+    mag, p, nz, sign, nan = _abs_lead(m, x, name, nan, stage)
+    sc = Signal(signed(max(w, abs(lsb)).bit_length() + 3), name=f"{name}_sc")
+    m.d.comb += sc.eq(p + lsb)
+    k = Signal(signed(len(sc)), name=f"{name}_k")
+    m.d.comb += k.eq(sc >> es)
+    norm = Signal(w, name=f"{name}_norm")  # leading one at bit w-1
+    m.d.comb += norm.eq(mag << (w - 1 - p).as_unsigned()[: len(p)])
+    tail = Cat(norm[: w - 1], sc[:es]) if es else norm[: w - 1]
+    return _posit_pattern(m, name=name, n=n, es=es, sc=sc, k=k, tail=tail,
+                          extra_sticky=Const(0, 1), nz=nz, sign=sign, nan=nan)
 
 
 def decode_posit_es01(m: Module, bits: Value, *, es: Value, frac_bits: int,
@@ -323,7 +334,6 @@ def round_to_posit_lean(m: Module, x: Value, *, lsb: int, n: int, es: int,
     """
     w = len(x)
     mag, p, nz, sign, nan = _abs_lead(m, x, name, nan, stage)
-    maxsc = (n - 2) << es
     f = n - 1 - es  # fraction bits that can reach the pattern or the guard bit
     sc = Signal(signed(max(w, abs(lsb)).bit_length() + 3), name=f"{name}_sc")
     m.d.comb += sc.eq(p + lsb)
@@ -345,35 +355,5 @@ def round_to_posit_lean(m: Module, x: Value, *, lsb: int, n: int, es: int,
     lowst = Signal(name=f"{name}_lowsticky")
     m.d.comb += lowst.eq(Mux(p >= f, below.bit_select((p - f).as_unsigned()[: len(p)], 1), 0))
     tail = Cat(top, sc[:es]) if es else top
-    tw = len(tail)
-    r = n - 1
-    kk = Signal(range(n + 1), name=f"{name}_kk")
-    m.d.comb += kk.eq(Mux(k >= 0, k + 1, -k)[: len(kk)])
-    rlen = Signal(range(n + 2), name=f"{name}_rlen")
-    m.d.comb += rlen.eq(kk + 1)
-    field = Signal(r, name=f"{name}_regime")
-    ones = Const((1 << r) - 1, r)
-    lone = (Const(1, r + 1) << (r - rlen).as_unsigned()[: len(rlen)])[:r]
-    m.d.comb += field.eq(Mux(k >= 0, ~(ones >> kk)[:r], lone))
-    full = Signal(r + tw, name=f"{name}_full")
-    m.d.comb += full.eq(Cat(Const(0, tw), field) | ((tail << r) >> rlen))
-    pat = full[tw:]
-    guard = full[tw - 1]
-    sticky = (full[: tw - 1] != 0) | lowst
-    rounded = Signal(r, name=f"{name}_pat")
-    m.d.comb += rounded.eq(pat + (guard & (sticky | pat[0])))
-    mag_pat = Signal(r, name=f"{name}_mpat")
-    with m.If(sc >= maxsc):
-        m.d.comb += mag_pat.eq((1 << r) - 1)
-    with m.Elif(sc < -maxsc):
-        m.d.comb += mag_pat.eq(1)
-    with m.Else():
-        m.d.comb += mag_pat.eq(rounded)
-    out = Signal(n, name=f"{name}_out")
-    with m.If(nan):
-        m.d.comb += out.eq(1 << (n - 1))
-    with m.Elif(~nz):
-        m.d.comb += out.eq(0)
-    with m.Else():
-        m.d.comb += out.eq(Mux(sign, -Cat(mag_pat, Const(0, 1)), Cat(mag_pat, Const(0, 1))))
-    return out
+    return _posit_pattern(m, name=name, n=n, es=es, sc=sc, k=k, tail=tail, extra_sticky=lowst,
+                          nz=nz, sign=sign, nan=nan)
