@@ -13,11 +13,11 @@ is compared with. Stream ports and stall behaviour as :class:`~mixforge.hw.pe.Sh
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from mixforge.hw.pe.arith import enabled_stage, round_to_float
 from mixforge.hw.pe.specs import DequantFirstSpec, FP16MacSpec
+from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import DQ_ACC_BITS, FP16MAC_ACC_BITS, FP16MAC_ACC_LSB
 
 __all__ = ["DequantFirstPE", "FP16MacPE", "dequant_first_layout", "fp16_mac_layout"]
@@ -31,30 +31,6 @@ def dequant_first_layout(spec: DequantFirstSpec) -> data.StructLayout:
 def fp16_mac_layout(spec: FP16MacSpec) -> data.StructLayout:
     """Payload: weight, fp16 activation, fp16 group scale, int8 zero point, last."""
     return data.StructLayout({"w": spec.k, "a": 16, "scale": 16, "zero": 8, "last": 1})
-
-
-class _Stream(wiring.Component):
-    def __init__(self, spec: object, layout: data.StructLayout, out: str) -> None:
-        self._spec = spec
-        super().__init__({"i": In(stream.Signature(layout)),
-                          "o": Out(stream.Signature(32 if out == "float32" else 16))})
-
-    @property
-    def spec(self) -> object:
-        return self._spec
-
-    @property
-    def latency(self) -> int:
-        return int(self._spec.latency)  # type: ignore[attr-defined]
-
-    @property
-    def throughput(self) -> float:
-        return float(self._spec.throughput)  # type: ignore[attr-defined]
-
-    def _adv(self, m: Module) -> Signal:
-        adv = Signal()
-        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
-        return adv
 
 
 def _fp16_sig_shift(x: Value) -> tuple[Value, Value]:
@@ -71,7 +47,7 @@ def _split(core: Module, readout: Module) -> Module:
     return top
 
 
-class DequantFirstPE(_Stream):
+class DequantFirstPE(StreamPE):
     """W(k)A8 dequantize-first PE with INT8 x INT8 multiplier (parameters: ``k``, ``out``)."""
 
     def __init__(self, *, spec: DequantFirstSpec | None = None, **params: object):
@@ -117,7 +93,7 @@ class DequantFirstPE(_Stream):
         return _split(core, m)
 
 
-class FP16MacPE(_Stream):
+class FP16MacPE(StreamPE):
     """W(k)A16 dequantize-first FP16 x FP16 MAC (parameters: ``k``, ``out``)."""
 
     def __init__(self, *, spec: FP16MacSpec | None = None, **params: object):

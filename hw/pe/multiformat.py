@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
-from amaranth.lib import data, enum, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, enum
 
 from mixforge.hw.pe.arith import (
     Unpacked,
@@ -47,6 +46,7 @@ from mixforge.hw.pe.arith import (
     round_to_posit_lean,
 )
 from mixforge.hw.pe.specs import MultiFormatSpec, SeparateUnitsSpec
+from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB
 
 __all__ = ["Mode", "MultiFormatMAC", "SeparateUnitsMAC", "multiformat_layout"]
@@ -112,33 +112,22 @@ def _lanes(shared: bool) -> list[_Lane]:
             + [_Lane({Mode.P16X1: ("p16", 0)})])
 
 
-class _MacBase(wiring.Component):
+class _MacBase(StreamPE):
     _shared = True
 
     def __init__(self, *, spec: MultiFormatSpec | None = None, **params: object):
         cls = MultiFormatSpec if self._shared else SeparateUnitsSpec
-        self._spec = spec if spec is not None else cls(**params)
-        ow = 32 if self._spec.out == "float32" else 16
-        super().__init__({"i": In(stream.Signature(multiformat_layout())),
-                          "o": Out(stream.Signature(ow))})
+        sp = spec if spec is not None else cls(**params)
+        super().__init__(sp, multiformat_layout(), sp.out)
 
     @property
     def spec(self) -> MultiFormatSpec:
         return self._spec
 
-    @property
-    def latency(self) -> int:
-        return self._spec.latency
-
-    @property
-    def throughput(self) -> float:
-        return self._spec.throughput
-
     def elaborate(self, platform: object) -> Module:
         m = Module()
         lanes = _lanes(self._shared)
-        adv = Signal()
-        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        adv = self._adv(m)
 
         # stage 1: input register
         v1, l1 = Signal(name="v1"), Signal(name="l1")

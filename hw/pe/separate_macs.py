@@ -18,8 +18,6 @@ MACs a mode does not use are gated (their registers hold still). Pipeline as the
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
 
 from mixforge.hw.pe.arith import (
     adder_tree,
@@ -31,12 +29,13 @@ from mixforge.hw.pe.arith import (
 )
 from mixforge.hw.pe.multiformat import _FMT, _NAMES, _POSIT, Mode, multiformat_layout
 from mixforge.hw.pe.specs import SeparateMacsSpec
+from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import MODE_LANES, SEPARATE_ACC
 
 __all__ = ["SeparateMacsMAC"]
 
 
-class SeparateMacsMAC(wiring.Component):
+class SeparateMacsMAC(StreamPE):
     """Baseline: one complete MAC (decode, ``*``, accumulator, readout) per format, muxed.
 
     Ports: ``i`` (stream, :func:`~mixforge.hw.pe.multiformat.multiformat_layout`), ``o``
@@ -46,27 +45,16 @@ class SeparateMacsMAC(wiring.Component):
     """
 
     def __init__(self, *, spec: SeparateMacsSpec | None = None, **params: object):
-        self._spec = spec if spec is not None else SeparateMacsSpec(**params)  # type: ignore[arg-type]
-        ow = 32 if self._spec.out == "float32" else 16
-        super().__init__({"i": In(stream.Signature(multiformat_layout())),
-                          "o": Out(stream.Signature(ow))})
+        sp = spec if spec is not None else SeparateMacsSpec(**params)  # type: ignore[arg-type]
+        super().__init__(sp, multiformat_layout(), sp.out)
 
     @property
     def spec(self) -> SeparateMacsSpec:
         return self._spec
 
-    @property
-    def latency(self) -> int:
-        return self._spec.latency
-
-    @property
-    def throughput(self) -> float:
-        return self._spec.throughput
-
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        adv = Signal()
-        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        adv = self._adv(m)
 
         # stage 1: input register (the only shared part)
         v1, l1 = Signal(name="v1"), Signal(name="l1")

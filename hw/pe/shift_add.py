@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data
 
 from mixforge.hw.pe.arith import (
     enabled_stage,
@@ -15,6 +14,7 @@ from mixforge.hw.pe.arith import (
 )
 from mixforge.hw.pe.dequant import dequant_term
 from mixforge.hw.pe.specs import ShiftAddSpec
+from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import shift_add_arith
 
 __all__ = ["ShiftAddPE", "shift_add_layout"]
@@ -26,7 +26,7 @@ def shift_add_layout(spec: ShiftAddSpec) -> data.StructLayout:
                               "scale": 16, "zero": 8, "last": 1})
 
 
-class ShiftAddPE(wiring.Component):
+class ShiftAddPE(StreamPE):
     """k-bit integer weight x INT8/FP16 activation PE without any multiplier.
 
     Ports: ``i`` (stream in, payload :func:`shift_add_layout`), ``o`` (stream out, one
@@ -46,29 +46,18 @@ class ShiftAddPE(wiring.Component):
     """
 
     def __init__(self, *, spec: ShiftAddSpec | None = None, **params: object):
-        self._spec = spec if spec is not None else ShiftAddSpec(**params)
-        ow = 32 if self._spec.out == "float32" else 16
-        super().__init__({"i": In(stream.Signature(shift_add_layout(self._spec))),
-                          "o": Out(stream.Signature(ow))})
+        sp = spec if spec is not None else ShiftAddSpec(**params)
+        super().__init__(sp, shift_add_layout(sp), sp.out)
 
     @property
     def spec(self) -> ShiftAddSpec:
         return self._spec
 
-    @property
-    def latency(self) -> int:
-        return self._spec.latency
-
-    @property
-    def throughput(self) -> float:
-        return self._spec.throughput
-
     def elaborate(self, platform: object) -> Module:
         m = Module()
         sp = self._spec
         ar = shift_add_arith(k=sp.k, act=sp.act, group=sp.group)
-        adv = Signal()
-        m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
+        adv = self._adv(m)
         # per-product datapath (an array cell) | once-per-group dequant + readout (shareable)
         core, deq = Module(), Module()
         pl = self.i.payload
