@@ -23,7 +23,7 @@ from mixforge.hw.pe.specs import (
     FP16MacSpec,
     MultiFormatSpec,
     SeparateMacsSpec,
-    SeparateUnitsSpec,
+    SharedQuireSpec,
     ShiftAddSpec,
 )
 
@@ -34,7 +34,7 @@ PAIRS: list[tuple[str, object, tuple[object, ...]]] = [
     ("W8A8", ShiftAddSpec(k=8, act="int8", group=128), (DequantFirstSpec(k=8),)),
     ("W4A16", ShiftAddSpec(k=4, act="fp16", group=128), (FP16MacSpec(k=4),)),
     ("multi-format", MultiFormatSpec(out="posit16_es1"),
-     (SeparateUnitsSpec(out="posit16_es1"), SeparateMacsSpec(out="posit16_es1"))),
+     (SharedQuireSpec(out="posit16_es1"), SeparateMacsSpec(out="posit16_es1"))),
 ]
 
 

@@ -2,7 +2,7 @@
 
 Components (``wiring.Component``, stream ports ``i``/``o``, keyword-only validated parameters,
 ``latency``/``throughput`` properties): :class:`ShiftAddPE`, :class:`MultiFormatMAC`,
-:class:`DequantFirstPE`, :class:`FP16MacPE`, :class:`SeparateUnitsMAC` (separate multipliers,
+:class:`DequantFirstPE`, :class:`FP16MacPE`, :class:`SharedQuireMAC` (separate multipliers,
 shared quire), :class:`SeparateMacsMAC` (one complete MAC per format); :func:`build_pe` maps a
 spec (:mod:`mixforge.hw.pe.specs`, pure Python, what sim/ imports) to its component. Reference
 semantics: :mod:`mixforge.models.pe`.
@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "ShiftAddPE", "MultiFormatMAC", "DequantFirstPE", "FP16MacPE", "SeparateUnitsMAC",
+    "ShiftAddPE", "MultiFormatMAC", "DequantFirstPE", "FP16MacPE", "SharedQuireMAC",
     "SeparateMacsMAC", "Mode", "build_pe", "export_pe", "run_pe_testbench", "shift_add_product",
     "ternary_product",
     "leading_one", "fp16_to_fixed", "adder_tree", "enabled_stage",
@@ -41,7 +41,7 @@ __all__ = [
 
 _WHERE = {
     "ShiftAddPE": "shift_add", "MultiFormatMAC": "multiformat", "DequantFirstPE": "baselines",
-    "FP16MacPE": "baselines", "SeparateUnitsMAC": "multiformat", "Mode": "multiformat",
+    "FP16MacPE": "baselines", "SharedQuireMAC": "multiformat", "Mode": "multiformat",
     "SeparateMacsMAC": "separate_macs",
     "build_pe": "build", "export_pe": "build", "run_pe_testbench": "build",
     **{n: "arith" for n in ("shift_add_product", "ternary_product", "leading_one",

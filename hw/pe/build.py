@@ -17,13 +17,13 @@ __all__ = ["build_pe", "export_pe", "run_pe_testbench", "run_pe_fast", "stream_w
 #: cocotb testbench module per PE kind (in tests/hw of the source tree).
 TB_MODULES = {"shift_add": "tb_pe_shift_add", "mul_dequant_first": "tb_pe_baselines",
               "fp16_mac": "tb_pe_baselines", "multiformat": "tb_pe_multiformat",
-              "separate_units": "tb_pe_multiformat", "separate_macs": "tb_pe_multiformat"}
+              "shared_quire": "tb_pe_multiformat", "separate_macs": "tb_pe_multiformat"}
 #: kinds the free-running harness has vector plans for (``tests/hw/tb_pe_vectors.py``)
-FAST_KINDS = ("shift_add", "mul_dequant_first", "fp16_mac", "multiformat", "separate_units",
+FAST_KINDS = ("shift_add", "mul_dequant_first", "fp16_mac", "multiformat", "shared_quire",
               "separate_macs")
 _GENERATORS = {"shift_add": "ShiftAddPE", "mul_dequant_first": "DequantFirstPE",
                "fp16_mac": "FP16MacPE", "multiformat": "MultiFormatMAC",
-               "separate_units": "SeparateUnitsMAC", "separate_macs": "SeparateMacsMAC"}
+               "shared_quire": "SharedQuireMAC", "separate_macs": "SeparateMacsMAC"}
 
 
 def build_pe(spec: Any) -> Any:
@@ -33,7 +33,7 @@ def build_pe(spec: Any) -> Any:
         from mixforge.hw.pe.shift_add import ShiftAddPE
 
         return ShiftAddPE(spec=spec)
-    if kind in ("multiformat", "separate_units"):
+    if kind in ("multiformat", "shared_quire"):
         from mixforge.hw.pe import multiformat
 
         return getattr(multiformat, _GENERATORS[kind])(spec=spec)

@@ -56,7 +56,7 @@ def _gen(args: argparse.Namespace) -> int:
 #: Per-cycle cocotb tests that ``verify pe`` runs besides the free-running harness: what the
 #: harness cannot see from the ports (lane gating reads internal registers).
 _PER_CYCLE = {"multiformat": "unused_lanes_hold_still",
-              "separate_units": "unused_lanes_hold_still",
+              "shared_quire": "unused_lanes_hold_still",
               "separate_macs": "unused_lanes_hold_still"}
 
 

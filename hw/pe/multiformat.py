@@ -16,7 +16,7 @@ alone (posit16), or all active lanes summed in a narrow window (FP4 / posit4 / p
 aligner output is sliced into that window). Lanes a mode does not use are gated: their pipeline
 registers keep their value.
 
-Baseline ``SeparateUnitsMAC`` ("separate multipliers, shared quire"): every format has its own
+Baseline ``SharedQuireMAC`` ("separate multipliers, shared quire"): every format has its own
 lanes (decoder, ``*`` multiplier, aligner, group adder); the active format's group is muxed into
 the same quire and readout as the shared design. The baseline with one complete MAC per format
 (own accumulator and readout) is :class:`mixforge.hw.pe.separate_macs.SeparateMacsMAC`.
@@ -45,11 +45,11 @@ from mixforge.hw.pe.arith import (
     round_to_float,
     round_to_posit_lean,
 )
-from mixforge.hw.pe.specs import MultiFormatSpec, SeparateUnitsSpec
+from mixforge.hw.pe.specs import MultiFormatSpec, SharedQuireSpec
 from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB
 
-__all__ = ["Mode", "MultiFormatMAC", "SeparateUnitsMAC", "multiformat_layout"]
+__all__ = ["Mode", "MultiFormatMAC", "SharedQuireMAC", "multiformat_layout"]
 
 
 class Mode(enum.Enum, shape=2):  # type: ignore[call-arg]
@@ -116,7 +116,7 @@ class _MacBase(StreamPE):
     _shared = True
 
     def __init__(self, *, spec: MultiFormatSpec | None = None, **params: object):
-        cls = MultiFormatSpec if self._shared else SeparateUnitsSpec
+        cls = MultiFormatSpec if self._shared else SharedQuireSpec
         sp = spec if spec is not None else cls(**params)
         super().__init__(sp, multiformat_layout(), sp.out)
 
@@ -378,7 +378,7 @@ class MultiFormatMAC(_MacBase):
     _shared = True
 
 
-class SeparateUnitsMAC(_MacBase):
+class SharedQuireMAC(_MacBase):
     """Baseline "separate multipliers, shared quire": one decoder, ``*`` multiplier and aligner
     per format and lane, the active format's lane sum muxed into the shared quire and readout."""
 

@@ -9,7 +9,7 @@ A PE YAML file (``mixforge gen|verify|synth pe --config F``)::
     name: shift_add_w4a8          # Verilog module / file name
     pe:
       kind: shift_add             # shift_add | mul_dequant_first | fp16_mac | multiformat
-                                  # | separate_units | separate_macs
+                                  # | shared_quire | separate_macs
       k: 4                        # the kind's parameters (see the spec classes)
       act: int8
       group: 128
@@ -25,7 +25,7 @@ from typing import Any
 from mixforge.errors import ConfigError
 
 __all__ = ["ShiftAddSpec", "DequantFirstSpec", "FP16MacSpec", "MultiFormatSpec",
-           "SeparateUnitsSpec", "SeparateMacsSpec", "PESpec", "PEConfig", "SPEC_KINDS",
+           "SharedQuireSpec", "SeparateMacsSpec", "PESpec", "PEConfig", "SPEC_KINDS",
            "load_pe_config", "pe_config_from_dict"]
 
 _K_VALUES = (2, 3, 4, 8)
@@ -135,7 +135,7 @@ class MultiFormatSpec:
 
 
 @dataclass(frozen=True)
-class SeparateUnitsSpec(MultiFormatSpec):
+class SharedQuireSpec(MultiFormatSpec):
     """Baseline of :class:`MultiFormatSpec`, "separate multipliers, shared quire": one
     decoder / multiplier / aligner per format and lane, the active format muxed into the same
     128-bit quire and readout as the shared design.
@@ -143,7 +143,7 @@ class SeparateUnitsSpec(MultiFormatSpec):
     Same function (``multiformat_mac``) and timing; only the sharing differs.
     """
 
-    kind = "separate_units"
+    kind = "shared_quire"
 
 
 @dataclass(frozen=True)
@@ -160,10 +160,10 @@ class SeparateMacsSpec(MultiFormatSpec):
     kind = "separate_macs"
 
 
-PESpec = (ShiftAddSpec | DequantFirstSpec | FP16MacSpec | MultiFormatSpec | SeparateUnitsSpec
+PESpec = (ShiftAddSpec | DequantFirstSpec | FP16MacSpec | MultiFormatSpec | SharedQuireSpec
           | SeparateMacsSpec)
 SPEC_KINDS: dict[str, type[Any]] = {c.kind: c for c in (
-    ShiftAddSpec, DequantFirstSpec, FP16MacSpec, MultiFormatSpec, SeparateUnitsSpec,
+    ShiftAddSpec, DequantFirstSpec, FP16MacSpec, MultiFormatSpec, SharedQuireSpec,
     SeparateMacsSpec)}
 
 

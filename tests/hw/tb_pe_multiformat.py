@@ -1,4 +1,4 @@
-"""cocotb testbench: MultiFormatMAC / SeparateUnitsMAC against models.pe.multiformat_mac,
+"""cocotb testbench: MultiFormatMAC / SharedQuireMAC against models.pe.multiformat_mac,
 SeparateMacsMAC against models.pe.separate_macs_mac (its accumulation sequences keep one mode and
 the mode switches between sequences; every sixth sequence mixes modes to check the documented
 read-out of the last element's MAC).

@@ -519,7 +519,7 @@ def plans(p: dict[str, Any]) -> list[Suite]:
         return _shift_add_plans(p, rng)
     if kind in ("mul_dequant_first", "fp16_mac"):
         return _baseline_plans(p, rng)
-    if kind in ("multiformat", "separate_units", "separate_macs"):
+    if kind in ("multiformat", "shared_quire", "separate_macs"):
         return _multiformat_plans(p, rng)
     raise ValueError(f"no fast-harness plan for PE kind {kind!r}")
 

@@ -13,7 +13,7 @@ from mixforge.hw.pe.specs import MultiFormatSpec, ShiftAddSpec, load_pe_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pe"
 NAMES = ["shift_add_w4a8", "shift_add_w4a16", "mul_w4a8", "fp16_mac_w4a16", "multiformat",
-         "separate_units"]
+         "shared_quire", "separate_units"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,5 +1,5 @@
 """The free-running PE harness: wrapper generation, vector plans, the vectorised expectations
-(cross-checked against the scalar models/pe functions), and MultiFormatMAC / SeparateUnitsMAC
+(cross-checked against the scalar models/pe functions), and MultiFormatMAC / SharedQuireMAC
 through the harness on Verilator (Icarus too when installed)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mixforge.hw.pe.specs import (
     FP16MacSpec,
     MultiFormatSpec,
     SeparateMacsSpec,
-    SeparateUnitsSpec,
+    SharedQuireSpec,
     ShiftAddSpec,
 )
 from mixforge.models import pe as ref
@@ -190,8 +190,8 @@ def test_multiformat_fast(sim: str) -> None:
 @pytest.mark.rtl
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", [MultiFormatSpec(out="float32"), MultiFormatSpec(out="float16"),
-                                  SeparateUnitsSpec(out="posit16_es1"),
-                                  SeparateUnitsSpec(out="float32"),
+                                  SharedQuireSpec(out="posit16_es1"),
+                                  SharedQuireSpec(out="float32"),
                                   SeparateMacsSpec(out="posit16_es1")], ids=str)
 def test_multiformat_fast_more(sim: str, spec: MultiFormatSpec) -> None:
     _run_mf(spec, sim, 100_000, 60)

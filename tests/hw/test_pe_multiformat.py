@@ -10,12 +10,12 @@ import pytest
 
 from mixforge.errors import ConfigError, FormatError
 from mixforge.hw.pe.build import export_pe, run_pe_testbench
-from mixforge.hw.pe.multiformat import MultiFormatMAC, SeparateUnitsMAC
+from mixforge.hw.pe.multiformat import MultiFormatMAC, SharedQuireMAC
 from mixforge.hw.pe.separate_macs import SeparateMacsMAC
 from mixforge.hw.pe.specs import (
     MultiFormatSpec,
     SeparateMacsSpec,
-    SeparateUnitsSpec,
+    SharedQuireSpec,
     load_pe_config,
 )
 from mixforge.models import pe as ref
@@ -47,7 +47,7 @@ def test_separate_macs_posit16_out() -> None:
 @pytest.mark.rtl
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", [MultiFormatSpec(out="float32"), MultiFormatSpec(out="float16"),
-                                  SeparateUnitsSpec(out="posit16_es1"),
+                                  SharedQuireSpec(out="posit16_es1"),
                                   SeparateMacsSpec(out="float32"),
                                   SeparateMacsSpec(out="float16")], ids=str)
 def test_multiformat_more(sim: str, spec: MultiFormatSpec) -> None:
@@ -58,7 +58,7 @@ def test_multiformat_more(sim: str, spec: MultiFormatSpec) -> None:
 def test_shared_has_no_multiplier_cell_but_baselines_do() -> None:
     from mixforge.hw.export import to_verilog
 
-    designs = {"mf": MultiFormatMAC(out="float32"), "su": SeparateUnitsMAC(out="float32"),
+    designs = {"mf": MultiFormatMAC(out="float32"), "su": SharedQuireMAC(out="float32"),
                "sm": SeparateMacsMAC(out="float32")}
     script = "".join(f"design -reset; read_verilog {n}.v; proc; opt; tee -o {n}.txt stat\n"
                      for n in designs)
@@ -74,16 +74,16 @@ def test_bad_output_format() -> None:
         MultiFormatMAC(out="posit8_es0")
     with pytest.raises(ConfigError, match="out: must be one of"):
         SeparateMacsMAC(out="bfloat16")
-    assert (SeparateUnitsMAC(out="float16").latency == MultiFormatMAC().latency
+    assert (SharedQuireMAC(out="float16").latency == MultiFormatMAC().latency
             == SeparateMacsMAC().latency == 6)
     assert SeparateMacsMAC().throughput == MultiFormatMAC().throughput == 1.0
 
 
 def test_separate_macs_example_config(tmp_path: Path) -> None:
-    cfg = load_pe_config(EXAMPLES / "separate_macs.yaml")
+    cfg = load_pe_config(EXAMPLES / "separate_units.yaml")
     assert cfg.spec == SeparateMacsSpec() and cfg.spec.kind == "separate_macs"
     exp = export_pe(cfg.spec, cfg.name, tmp_path)
-    assert "module separate_macs" in exp.verilog.read_text()
+    assert "module separate_units" in exp.verilog.read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text("schema_version: 1\nname: x\npe: {kind: separate_macs, lanes: 4}\n")
     with pytest.raises(ConfigError, match="bad.yaml.*pe.lanes"):
