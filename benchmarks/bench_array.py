@@ -8,7 +8,9 @@ Area: Yosys generic ``synth`` (cell count), then ``abc -g cmos2; stat -tech cmos
 transistors of the combinational logic; ``+ff`` adds 24 per flip-flop bit), for the MixPE
 shift-and-add array without and with its edge group-dequant units (group 128, W4A8, float32
 out) and for the dequantize-first INT8 multiplier baseline (the ratio the MixPE claim is about),
-plus the WS and posit8 arrays.
+plus the WS and posit8 arrays and the WS array with its edge group dequant (group 128,
+``acc_depth`` 16). The latter's per-row accumulator memories stay ``$mem`` cells (SRAM macros
+in a real flow; ``mixforge.hw.pim.synth`` flow, ``memory_bits`` reported apart, not as gates).
 
 The measured cycles are also written to ``--cycles`` (default examples/array/measured_cycles.json),
 the file sim/ tests read to check their per-tile model against the RTL.
@@ -25,6 +27,11 @@ from mixforge.hw.array import ArrayConfig, run_array_tb
 from mixforge.hw.array.measure import generate_array
 from mixforge.hw.array.synth import yosys_stat
 
+#: Edge accumulator depth (rows) of the WS dequant arrays: area figures / cycle runs (the
+#: latter cuts the 64-row GEMM into M-chunks).
+WS_AREA_ACC_DEPTH = 16
+WS_CYCLES_ACC_DEPTH = 24
+
 
 def _area_configs(sizes: list[int]) -> list[ArrayConfig]:
     out = []
@@ -33,20 +40,35 @@ def _area_configs(sizes: list[int]) -> list[ArrayConfig]:
                 ArrayConfig(rows=r, cols=r, dataflow="os", pe="shift_add", dequant=True,
                             group=128),
                 ArrayConfig(rows=r, cols=r, dataflow="os", pe="dequant_first"),
-                ArrayConfig(rows=r, cols=r, dataflow="ws", pe="shift_add")]
-    return out + [ArrayConfig(rows=r, cols=r, dataflow="os", pe="posit8") for r in sizes]
+                ArrayConfig(rows=r, cols=r, dataflow="ws", pe="shift_add"),
+                # WS MixPE edge dequant: per-row accumulator memories (FFs in generic synth)
+                ArrayConfig(rows=r, cols=r, dataflow="ws", pe="shift_add", dequant=True,
+                            group=128, acc_depth=WS_AREA_ACC_DEPTH)]
+    out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe="posit8") for r in sizes]
+    # XR-NPE multiformat cells (posit16 out) and the W4A16 dequantize-first FP16 baseline
+    out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe="multiformat", out="posit16_es1")
+            for r in sizes]
+    return out + [ArrayConfig(rows=r, cols=r, dataflow="os", pe="fp16_mac") for r in sizes]
 
 
 def _cycle_configs(sizes: list[int]) -> list[ArrayConfig]:
     return [ArrayConfig(rows=r, cols=r, dataflow=df, pe=pe, double_buffer=db, dequant=dq,
-                        group=8 if dq or pe == "dequant_first" else 128)
+                        group=8 if dq or pe in ("dequant_first", "fp16_mac") else 128,
+                        out="posit16_es1" if pe == "multiformat" else "float32",
+                        acc_depth=WS_CYCLES_ACC_DEPTH if dq and df == "ws" else 64)
             for r in sizes
             for df, pe, db, dq in (("ws", "shift_add", False, False),
                                    ("ws", "shift_add", True, False),
                                    ("os", "shift_add", False, False),
                                    ("os", "posit8", False, False),
                                    ("os", "shift_add", False, True),
-                                   ("os", "dequant_first", False, False))]
+                                   ("os", "dequant_first", False, False),
+                                   ("ws", "shift_add", False, True),
+                                   ("ws", "shift_add", True, True),
+                                   # multiformat: the shapes run in modes fp4x4, p4x4, p8x2,
+                                   # p16x1 in turn (K streams as ceil(K / L) words)
+                                   ("os", "multiformat", False, False),
+                                   ("os", "fp16_mac", False, False))]
 
 
 SHAPES = [(16, 16, 16), (10, 13, 9), (64, 32, 16), (5, 21, 6)]
@@ -71,11 +93,18 @@ def main() -> None:
             if only and not any(v in cfg.name for v in only):
                 continue
             t0 = time.perf_counter()
-            st = yosys_stat(generate_array(cfg).read_text(), cfg.name, cmos=True)
+            if cfg.ws_dequant:  # keep the edge memories as $mem cells (SRAM), bits apart
+                from mixforge.hw.pim.synth import synth_pim_verilog
+
+                st = synth_pim_verilog(generate_array(cfg).read_text(), cfg.name)
+            else:
+                st = yosys_stat(generate_array(cfg).read_text(), cfg.name, cmos=True)
             entry = {"name": cfg.name, "cells": st["cells"], "flip_flops": st["flip_flops"],
                      "cmos_transistors": st["cmos_transistors"],
                      "cmos_transistors_incl_ff": st["cmos_transistors_incl_ff"],
                      "has_mul": st["has_mul"], "synth_s": round(time.perf_counter() - t0, 1)}
+            if "memory_bits" in st:
+                entry["memory_bits"] = st["memory_bits"]
             rows.append(entry)
             print(json.dumps(entry), flush=True)
         # The logic-PIM unit's area (activation buffer as a memory): benchmarks/bench_pim.py.
@@ -86,7 +115,8 @@ def main() -> None:
             assert run.passed, run.failures
             assert all(g.matches_spec for g in run.gemms), cfg.name
             entry = {"name": cfg.name,
-                     "gemms": [{"MKN": [g.m, g.k, g.n], "measured": g.gemm_cycles,
+                     "gemms": [{"MKN": [g.m, g.k, g.n], "mode": g.mode,
+                                "measured": g.gemm_cycles,
                                 "spec": g.spec_cycles, "ideal": g.ideal_cycles}
                                for g in run.gemms]}
             cycles.append({"config": cfg.params(), "gemms": [g.to_dict() for g in run.gemms]})

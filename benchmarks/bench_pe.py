@@ -3,7 +3,10 @@
     /work/venv/bin/python benchmarks/bench_pe.py [--ecp5] [--verify] [--json OUT]
 
 Generic Yosys synthesis (cells, CMOS transistor estimate) for ShiftAddPE vs the
-dequantize-first multiplier PE at k = 2, 4, 8 (INT8 activations) and for W4A16, and for
+dequantize-first multiplier PE at k = 2, 4, 8 (INT8 activations) and for W4A16; the
+``-serial`` pairs compare ShiftAddPE with its amortised (multi-cycle) dequant unit
+(``dequant: serial``) against the baseline with its full-rate readout and, like for like,
+with its serial tensor-scale readout (``readout: serial``; rounding parallel in all); and for
 MultiFormatMAC vs its two baselines (separate multipliers with a shared quire; separate complete
 MACs per format); ``--ecp5`` adds ECP5 LUT4/FF/CCU2 and nextpnr Fmax (about
 2 min per design); ``--verify`` measures checked vectors per second on Verilator (and Icarus
@@ -33,6 +36,10 @@ PAIRS: list[tuple[str, object, tuple[object, ...]]] = [
     ("W4A8", ShiftAddSpec(k=4, act="int8", group=128), (DequantFirstSpec(k=4),)),
     ("W8A8", ShiftAddSpec(k=8, act="int8", group=128), (DequantFirstSpec(k=8),)),
     ("W4A16", ShiftAddSpec(k=4, act="fp16", group=128), (FP16MacSpec(k=4),)),
+    *[(f"W{k}A8-serial", ShiftAddSpec(k=k, act="int8", group=128, dequant="serial"),
+       (DequantFirstSpec(k=k), DequantFirstSpec(k=k, readout="serial"))) for k in (2, 4, 8)],
+    ("W4A16-serial", ShiftAddSpec(k=4, act="fp16", group=128, dequant="serial"),
+     (FP16MacSpec(k=4),)),
     ("multi-format", MultiFormatSpec(out="posit16_es1"),
      (SharedQuireSpec(out="posit16_es1"), SeparateMacsSpec(out="posit16_es1"))),
 ]
@@ -45,6 +52,9 @@ def main() -> None:
     ap.add_argument("--ecp5", action="store_true")
     ap.add_argument("--ecp5-only", help="comma-separated pair labels to run ECP5 for")
     ap.add_argument("--verify", action="store_true")
+    ap.add_argument("--rounding", action="store_true",
+                    help="also synthesize the common readout rounding alone (round_to_float of "
+                         "the W4A8 accumulators) to separate it from the PE figures")
     ap.add_argument("--only", help="comma-separated pair labels (e.g. 'none' with --verify)")
     ap.add_argument("--json", default="bench_pe.json")
     ap.add_argument("--pnr-timeout", type=float, default=600, metavar="S",
@@ -57,9 +67,9 @@ def main() -> None:
         row: dict[str, object] = {"pair": label}
         tags = [("new", new)] + [(f"base{i or ''}", b) for i, b in enumerate(bases)]
         for tag, spec in tags:
-            name = f"{spec.kind}_{label.replace('-', '_')}"  # type: ignore[attr-defined]
+            name = f"{spec.kind}_{label.replace('-', '_')}_{tag}"  # type: ignore[attr-defined]
             fig = synth_pe(spec, name, target="generic")
-            d: dict[str, object] = {"kind": fig["kind"], "cmos": fig["cmos_transistors"],
+            d: dict[str, object] = {"kind": _design(spec), "cmos": fig["cmos_transistors"],
                         "cmos_ff": fig["cmos_transistors_incl_ff"], "cells": fig["cells"],
                         "ff": fig["flip_flops"],
                         "core_cmos": fig["parts"]["core"]["cmos_transistors"],
@@ -71,6 +81,9 @@ def main() -> None:
                           "fmax_mhz": e["fmax_mhz"]})
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if args.rounding:
+        rows.append({"rounding": [_rounding_cost(w, "float32") for w in (81, 75)]})
+        print(json.dumps(rows[-1]), flush=True)
     if args.verify:
         rows.append({"verify": _verify_rates()})
         print(json.dumps(rows[-1]), flush=True)
@@ -100,6 +113,46 @@ def main() -> None:
                   f"{n['core_cmos'] / b['core_cmos']:.2f} | "
                   f"{n['core_cmos_ff'] / b['core_cmos_ff']:.2f} | {n['cells'] / b['cells']:.2f} "
                   f"| | {lut} | | |")
+
+
+def _rounding_cost(width: int, fmt: str) -> dict[str, object]:
+    """``round_to_float`` of a registered ``width``-bit signed value, with its pipeline stage,
+    as in the PEs' readouts (81 bits: ShiftAddPE W4A8's accumulator; 75: the dequantize-first
+    PE's scaled value). CMOS figure: combinational logic only."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    from mixforge.hw.export import to_verilog
+    from mixforge.hw.pe.arith import FLOAT_FIELDS, enabled_stage, round_to_float
+    from mixforge.hw.pe.synth import synth_verilog
+
+    class Rounder(wiring.Component):
+        def __init__(self) -> None:
+            super().__init__({"x": In(signed(width)), "nan": In(1),
+                              "o": Out(1 + sum(FLOAT_FIELDS[fmt][:2]))})
+
+        def elaborate(self, platform: object) -> Module:
+            m = Module()
+            x, nan = Signal(signed(width)), Signal()
+            m.d.sync += [x.eq(self.x), nan.eq(self.nan)]
+            r = round_to_float(m, x, lsb=-24, fmt=fmt, nan=nan, name="rd",
+                               stage=enabled_stage(m, 1))
+            m.d.sync += self.o.eq(r)
+            return m
+
+    fig = synth_verilog(to_verilog(Rounder(), "rounder"), "rounder")
+    return {"width": width, "fmt": fmt, "cmos": fig["cmos_transistors"],
+            "ff": fig["flip_flops"]}
+
+
+def _design(spec: object) -> str:
+    """Kind, plus the serial option when set (``shift_add/serial-dequant``)."""
+    kind = str(spec.kind)  # type: ignore[attr-defined]
+    for opt in ("dequant", "readout"):
+        if getattr(spec, opt, "parallel") == "serial":
+            kind += f"/serial-{opt}"
+    return kind
 
 
 def _verify_rates() -> list[dict[str, object]]:

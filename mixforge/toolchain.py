@@ -18,6 +18,7 @@ The cache lives in ``$MIXFORGE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/mixfor
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -207,7 +208,13 @@ def _build_key(sim: str, sources: Sequence[Path], toplevel: str, build_args: Seq
     and the Verilator make variables are part of the key too."""
     h = hashlib.sha256()
     make = VERILATOR_MAKEFLAGS if sim == "verilator" else ""
-    h.update(json.dumps([sim, toplevel, list(build_args), make, waves, timescale, 3]).encode())
+    # a build links the cocotb libraries of one installation and runs one simulator binary:
+    # two venvs sharing the cache must not reuse each other's builds
+    spec = importlib.util.find_spec("cocotb")
+    env = [str(Path(spec.origin).resolve().parent) if spec and spec.origin else "",
+           shutil.which("verilator" if sim == "verilator" else "iverilog") or ""]
+    h.update(json.dumps([sim, toplevel, list(build_args), make, waves, timescale, env,
+                         3]).encode())
     for src in sources:
         h.update(src.name.encode())
         h.update(src.read_bytes())

@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from mixforge.errors import FormatError
+from mixforge.models.exact import decode_exact, round_scaled
 
 __all__ = [
     "FP16_LSB", "QUIRE_BITS", "QUIRE_LSB", "MODES", "MODE_LANES", "OUT_FORMATS",
@@ -33,6 +34,8 @@ __all__ = [
     "decode_weight", "shift_add_mul", "shift_add_pe", "mac_lane_formats", "multiformat_mac",
     "SEPARATE_ACC", "separate_macs_mac",
     "DQ_ACC_BITS", "FP16MAC_ACC_BITS", "FP16MAC_ACC_LSB", "dequant_first_pe", "fp16_mac_pe",
+    "sequence_ids", "shift_add_pe_batch", "multiformat_mac_batch", "separate_macs_mac_batch",
+    "dequant_first_pe_batch", "fp16_mac_pe_batch",
 ]
 
 #: LSB exponent of an FP16 activation written as a fixed-point integer (the subnormal quantum).
@@ -427,3 +430,220 @@ def fp16_mac_pe(w: Sequence[int], a: Sequence[int], scale: Sequence[int], zero: 
         acc = _wrap(acc + ((w_sig * a_sig) << (w_exp + a_exp - FP16MAC_ACC_LSB)),
                     FP16MAC_ACC_BITS)
     return round_fixed(out, acc, FP16MAC_ACC_LSB, nan=nan)
+
+
+# ----------------------------------------------------------------------------- batch forms
+#
+# Vectorised equivalents of the scalar functions above, for many accumulation sequences at
+# once (the testbenches compute 10**5 expectations per run). Items of all sequences are
+# concatenated; ``last[i]`` is true on the final element of each sequence (``None``: every item
+# is a sequence of its own). The result holds one output pattern per sequence, in order, and
+# equals the scalar function applied to each sequence: tests/models/test_pe_vectorised.py checks
+# that bit for bit (exhaustively for every <= 8-bit operand pair, and on random sequences). The
+# scalar functions remain the definition.
+
+_I64 = np.int64
+
+
+def sequence_ids(last: np.ndarray | None, n: int) -> tuple[np.ndarray, int]:
+    """Sequence index of each of ``n`` items, and the number of sequences.
+
+    ``last`` marks the final item of every sequence (``None``: every item ends one); the final
+    item must end a sequence.
+    """
+    if last is None:
+        return np.arange(n, dtype=_I64), n
+    lb = np.asarray(last).astype(bool)
+    if len(lb) != n:
+        raise FormatError(f"last has {len(lb)} flags for {n} items")
+    if n == 0 or not lb[-1]:
+        raise FormatError("the final item must end a sequence (last[-1] true)")
+    seq = np.zeros(n, _I64)
+    seq[1:] = np.cumsum(lb[:-1])
+    return seq, int(lb.sum())
+
+
+def _bitlen_bound(x: np.ndarray) -> np.ndarray:
+    """An upper bound (exact below 2**53) of the bit length of ``|x|`` (int64, 0 for 0)."""
+    return np.frexp(np.abs(x).astype(np.float64))[1].astype(_I64)
+
+
+def _round_sums(out: str, sig: np.ndarray, exp: np.ndarray, seq: np.ndarray, n_seq: int,
+                nan: np.ndarray, bits: int | np.ndarray, lsb: int | np.ndarray) -> np.ndarray:
+    """Per sequence ``s``: the exact sum of ``sig[t] * 2**exp[t]`` over the terms with
+    ``seq[t] == s``, wrapped into a ``bits``-bit two's complement accumulator with LSB
+    ``2**lsb`` (per sequence or scalar; every nonzero term has ``exp >= lsb``), rounded once into
+    ``out`` (:func:`round_fixed`); ``nan[s]`` gives the canonical NaN.
+
+    Sequences whose terms span at most 62 bits and cannot reach the wrap-around are summed in
+    int64 (aligned to their smallest term) and rounded vectorised; any other sequence is summed
+    exactly in Python ints and rounded by :func:`round_fixed` itself.
+    """
+    sig = np.asarray(sig, _I64)
+    exp = np.asarray(exp, _I64)
+    seq = np.asarray(seq, _I64)
+    bits_s = np.broadcast_to(np.asarray(bits, _I64), (n_seq,))
+    lsb_s = np.broadcast_to(np.asarray(lsb, _I64), (n_seq,))
+    if len(seq) > 1 and (seq[1:] < seq[:-1]).any():  # group the terms by sequence
+        order = np.argsort(seq, kind="stable")
+        sig, exp, seq = sig[order], exp[order], seq[order]
+    cnt = np.bincount(seq, minlength=n_seq)
+    ne = cnt > 0
+    starts = (np.cumsum(cnt) - cnt)[ne]
+    nz = sig != 0
+    if (exp[nz] < lsb_s[seq[nz]]).any():
+        raise FormatError("a term below the accumulator LSB")
+    big = 1 << 40
+    top = np.full(n_seq, -big, _I64)
+    low = np.full(n_seq, big, _I64)
+    if len(starts):
+        top[ne] = np.maximum.reduceat(np.where(nz, exp + _bitlen_bound(sig), -big), starts)
+        low[ne] = np.minimum.reduceat(np.where(nz, exp, big), starts)
+    lg = np.frexp(cnt.astype(np.float64))[1].astype(_I64)
+    empty = top == -big
+    fast = empty | ((top - low + lg <= 62) & (top + lg <= bits_s - 1 + lsb_s))
+    align = np.where(empty, 0, low)
+    tf = nz & fast[seq]
+    sums = np.zeros(n_seq, _I64)
+    if len(starts):
+        sums[ne] = np.add.reduceat(np.where(tf, sig, 0) << np.where(tf, exp - align[seq], 0),
+                                   starts)
+    res = np.zeros(n_seq, np.uint64)
+    res[fast] = round_scaled(out, sums[fast], align[fast]).astype(np.uint64)
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        cuts = np.r_[0, np.cumsum(cnt)]
+        for s in slow.tolist():
+            sel = slice(int(cuts[s]), int(cuts[s + 1]))
+            lo = int(lsb_s[s])
+            acc = sum(x << (e - lo) for x, e in zip(sig[sel].tolist(), exp[sel].tolist(),
+                                                    strict=True) if x)
+            res[s] = round_fixed(out, _wrap(acc, int(bits_s[s])), lo)
+    res[np.asarray(nan, bool)] = nan_bits(out)
+    return res
+
+
+def _any_per_seq(flag: np.ndarray, seq: np.ndarray, n_seq: int) -> np.ndarray:
+    return np.bincount(seq, weights=np.asarray(flag, bool).astype(np.float64),
+                       minlength=n_seq) > 0
+
+
+def _s8v(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x).astype(_I64) & 0xFF
+    return np.where(x >= 128, x - 256, x)
+
+
+def shift_add_pe_batch(w: np.ndarray, a: np.ndarray, scale: np.ndarray, zero: np.ndarray,
+                       last: np.ndarray | None = None, *, k: int, act: str, group: int,
+                       out: str, ternary: bool = False) -> np.ndarray:
+    """:func:`shift_add_pe` of every sequence (see "batch forms" above); uint64 patterns."""
+    ar = shift_add_arith(k=k, act=act, group=group)
+    wv = decode_weight(np.asarray(w), k=k, ternary=ternary)
+    n = len(wv)
+    if act == "int8":
+        av, bad = _s8v(a), np.zeros(n, bool)
+    elif act == "fp16":
+        av, bad = _fp16_fixed(np.asarray(a))
+    else:
+        raise FormatError(f"act must be 'int8' or 'fp16', not {act!r}")
+    seq, n_seq = sequence_ids(last, n)
+    starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    g0 = np.flatnonzero(pos % group == 0)              # first item of every group
+    g1 = np.r_[g0[1:], n] - 1                          # its final item (scale, zero point)
+    # P = sum(w a) - z sum(a): exact in int64 (shift_add_arith: diff <= 62 bits)
+    p = np.add.reduceat(wv * av, g0) - _s8v(np.asarray(zero)[g1]) * np.add.reduceat(av, g0)
+    s_sig, s_exp, s_sp = decode_exact("float16", np.asarray(scale).astype(np.int64)[g1] & 0xFFFF)
+    # s * P as two int64 terms (|s_sig| <= 2**11): P = hi * 2**31 + lo
+    hi, lo = p >> 31, p & ((1 << 31) - 1)
+    e = s_exp + ar.act_lsb
+    gseq = seq[g1]
+    nan = _any_per_seq(bad, seq, n_seq) | _any_per_seq(s_sp != 0, gseq, n_seq)
+    return _round_sums(out, np.stack([s_sig * lo, s_sig * hi], 1).ravel(),
+                       np.stack([e, e + 31], 1).ravel(), np.repeat(gseq, 2), n_seq, nan, ar.acc,
+                       ar.acc_lsb)
+
+
+def _mac_terms(modes: np.ndarray, a: np.ndarray, b: np.ndarray, keep: np.ndarray | None,
+               seq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                         np.ndarray]:
+    """Exact lane products ``(sig, exp, seq, nan_flag_per_item_seq)`` of MultiFormatMAC items."""
+    mo = np.asarray(modes).astype(_I64)
+    if len(mo) and (mo.min() < 0 or mo.max() >= len(MODES)):
+        raise FormatError(f"mode codes must be in 0..{len(MODES) - 1}")
+    av, bv = np.asarray(a).astype(_I64), np.asarray(b).astype(_I64)
+    sigs, exps, seqs, nseqs = [], [], [], []
+    for m in np.flatnonzero(np.bincount(mo, minlength=len(MODES))).tolist():
+        fmt, lanes, lw = mac_lane_formats(MODES[m])
+        sel = mo == m if keep is None else (mo == m) & keep
+        mask = (1 << lw) - 1
+        for j in range(lanes):
+            sa, ea, xa = decode_exact(fmt, (av[sel] >> (j * lw)) & mask)
+            sb, eb, xb = decode_exact(fmt, (bv[sel] >> (j * lw)) & mask)
+            sigs.append(sa * sb)
+            exps.append(ea + eb)
+            seqs.append(seq[sel])
+            nseqs.append(seq[sel][(xa != 0) | (xb != 0)])
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, _I64))  # noqa: E731
+    return cat(sigs), cat(exps), cat(seqs), cat(nseqs), mo
+
+
+def multiformat_mac_batch(modes: np.ndarray, a: np.ndarray, b: np.ndarray,
+                          last: np.ndarray | None = None, *, out: str) -> np.ndarray:
+    """:func:`multiformat_mac` of every sequence; ``modes`` are codes (index into
+    :data:`MODES`), one per item. uint64 patterns."""
+    if out not in OUT_FORMATS:
+        raise FormatError(f"out must be one of {', '.join(OUT_FORMATS)}, not {out!r}")
+    seq, n_seq = sequence_ids(last, len(np.asarray(a)))
+    sig, exp, tseq, nseq, _ = _mac_terms(modes, a, b, None, seq)
+    nan = np.bincount(nseq, minlength=n_seq) > 0
+    return _round_sums(out, sig, exp, tseq, n_seq, nan, QUIRE_BITS, QUIRE_LSB)
+
+
+def separate_macs_mac_batch(modes: np.ndarray, a: np.ndarray, b: np.ndarray,
+                            last: np.ndarray | None = None, *, out: str) -> np.ndarray:
+    """:func:`separate_macs_mac` of every sequence (codes as in
+    :func:`multiformat_mac_batch`). uint64 patterns."""
+    if out not in OUT_FORMATS:
+        raise FormatError(f"out must be one of {', '.join(OUT_FORMATS)}, not {out!r}")
+    mo = np.asarray(modes).astype(_I64)
+    seq, n_seq = sequence_ids(last, len(mo))
+    ends = np.r_[np.flatnonzero(seq[1:] != seq[:-1]), len(mo) - 1]
+    last_mode = mo[ends]
+    sig, exp, tseq, nseq, _ = _mac_terms(mo, a, b, mo == last_mode[seq], seq)
+    nan = np.bincount(nseq, minlength=n_seq) > 0
+    acc = np.array([SEPARATE_ACC[m] for m in MODES], _I64)
+    return _round_sums(out, sig, exp, tseq, n_seq, nan, acc[last_mode, 0], acc[last_mode, 1])
+
+
+def dequant_first_pe_batch(w: np.ndarray, a: np.ndarray, sm: np.ndarray, zero: np.ndarray,
+                           tscale: np.ndarray, last: np.ndarray | None = None, *, k: int,
+                           out: str) -> np.ndarray:
+    """:func:`dequant_first_pe` of every sequence. uint64 patterns."""
+    wv = decode_weight(np.asarray(w), k=k)
+    seq, n_seq = sequence_ids(last, len(wv))
+    w8 = np.clip((wv - _s8v(zero)) * (np.asarray(sm).astype(_I64) & 0xFF), -128, 127)
+    acc = np.zeros(n_seq, _I64)  # |w8 * a| <= 2**14: int64 never overflows before the wrap
+    np.add.at(acc, seq, w8 * _s8v(a))
+    m = (1 << DQ_ACC_BITS) - 1
+    acc &= m
+    acc = np.where(acc >> (DQ_ACC_BITS - 1) == 1, acc - (1 << DQ_ACC_BITS), acc)
+    ends = np.r_[np.flatnonzero(seq[1:] != seq[:-1]), len(wv) - 1]
+    sig, exp, sp = decode_exact("float16", np.asarray(tscale).astype(_I64)[ends] & 0xFFFF)
+    res = round_scaled(out, sig * acc, exp).astype(np.uint64)  # |sig * acc| < 2**42: exact
+    res[sp != 0] = nan_bits(out)
+    return res
+
+
+def fp16_mac_pe_batch(w: np.ndarray, a: np.ndarray, scale: np.ndarray, zero: np.ndarray,
+                      last: np.ndarray | None = None, *, k: int, out: str) -> np.ndarray:
+    """:func:`fp16_mac_pe` of every sequence. uint64 patterns."""
+    wv = decode_weight(np.asarray(w), k=k)
+    seq, n_seq = sequence_ids(last, len(wv))
+    s_sig, s_exp, s_sp = decode_exact("float16", np.asarray(scale).astype(_I64) & 0xFFFF)
+    wf = round_scaled("float16", s_sig * (wv - _s8v(zero)), s_exp)  # one RNE rounding
+    w_sig, w_exp, w_sp = decode_exact("float16", wf)
+    a_sig, a_exp, a_sp = decode_exact("float16", np.asarray(a).astype(_I64) & 0xFFFF)
+    nan = _any_per_seq((s_sp != 0) | (w_sp != 0) | (a_sp != 0), seq, n_seq)
+    return _round_sums(out, w_sig * a_sig, w_exp + a_exp, seq, n_seq, nan, FP16MAC_ACC_BITS,
+                       FP16MAC_ACC_LSB)

@@ -52,7 +52,7 @@ def _verify_array(args: argparse.Namespace) -> int:
     shapes = [_parse_gemm(args.gemm)] if args.gemm else list(plan.shapes)
     t0 = time.perf_counter()
     run = run_array_tb(cfg, shapes, group_size=plan.group_size, seed=plan.seed, sim=args.sim,
-                       waves=args.waves)
+                       waves=args.waves, modes=plan.modes)
     ok = run.passed and all(g.matches_spec for g in run.gemms)
     print(f"{'PASS' if ok else 'FAIL'} {cfg.name} on {args.sim}: {len(run.gemms)} GEMMs "
           f"bit-exact={run.passed}, {time.perf_counter() - t0:.1f} s")

@@ -8,9 +8,10 @@ CLI, the testbench and sim/ read one object. :func:`load_array_file` reads the Y
     array: {rows: 4, cols: 4, dataflow: ws, pe: shift_add, w_bits: 4}
     verify: {shapes: [[5, 7, 6], [9, 16, 4]], group_size: 8, seed: 1}
 
-Output kinds: integer cells return exact (per-group) integer sums; ``dequant: true`` (OS
-shift-and-add) adds MixPE's per-column group dequantization units at the array edge and returns
-float32/float16 patterns; ``pe: dequant_first`` is the multiplier baseline (float outputs too).
+Output kinds: integer cells return exact (per-group) integer sums; ``dequant: true``
+(shift-and-add, OS or WS) adds MixPE's per-column group dequantization units at the array
+edge and returns float32/float16 patterns; ``pe: dequant_first`` is the multiplier baseline
+(float outputs too).
 """
 
 from __future__ import annotations
@@ -25,18 +26,30 @@ from mixforge.hw.specs.array import ArraySpec
 __all__ = ["ArrayConfig", "ArrayFile", "VerifyPlan", "PeKind", "load_array_file",
            "POSIT8_FIXED_LSB", "EDGE_LATENCY"]
 
-PeKind = Literal["shift_add", "posit8", "dequant_first"]
+PeKind = Literal["shift_add", "posit8", "dequant_first", "multiformat", "fp16_mac"]
+#: Cell kinds whose results leave through a rounding unit per column (OS only).
+_EDGE_PES = ("dequant_first", "multiformat", "fp16_mac")
 
 #: Register stages between a drained row and the float result at ``o``: the MixPE group
 #: dequant (2, :data:`mixforge.hw.pe.dequant.DEQUANT_STAGES`) + accumulate (1) + rounding (2);
 #: the dequantize-first readout (tensor scale, rounding: 2).
-EDGE_LATENCY = {"dequant": 5, "dequant_first": 2}
+EDGE_LATENCY = {"dequant": 5, "dequant_first": 2, "multiformat": 2, "fp16_mac": 2}
+#: WS MixPE edge (``hw/array/ws_edge.py``): accumulator-memory read (1) + dequant (2) +
+#: accumulate (1) + rounding (2).
+EDGE_LATENCY["dequant_ws"] = 6
 
 #: Exponent of the LSB of a posit(8,0) product in the array's fixed-point sums: every posit(8,0)
 #: value is a multiple of minpos = 2**-6, so every product is a multiple of 2**-12.
 POSIT8_FIXED_LSB = -12
 #: Bits of the largest |posit(8,0) product| * 2**12 = 64 * 64 * 2**12 = 2**24, plus sign.
 _POSIT8_PROD_BITS = 26
+#: multiformat: the largest |word product| is posit16_es1 maxpos**2 = 2**56, i.e. 2**112 quire
+#: LSBs (2**-56); a signed sum of K such terms needs 114 + clog2(K) bits (capped at the
+#: 128-bit quire of ``models.pe.multiformat_mac``, which wraps there).
+_MF_TERM_BITS = 114
+#: fp16_mac: |wf * a| <= 65504**2 < 2**32, i.e. < 2**80 LSBs (2**-48): 81 signed bits per
+#: product, 81 + clog2(K) for a sum of K (capped at ``models.pe.FP16MAC_ACC_BITS``).
+_FP16_TERM_BITS = 81
 
 
 def _clog2(x: int) -> int:
@@ -65,22 +78,45 @@ class ArrayConfig:
         the column's top edge (``w8 = sat_int8((w - z) * sm)``), the cells are INT8 x INT8
         ``*`` multipliers with int32 accumulators, and a per-column unit at the bottom edge
         multiplies by the float16 tensor scale and rounds once into ``out``.
+        ``"multiformat"`` (OS only): cells of the XR-NPE ``MultiFormatMAC``
+        (``mixforge.models.pe.multiformat_mac``): 16-bit SIMD operand words, a run-time
+        ``mode`` (fp4x4 / p4x4 / p8x2 / p16x1, a field of ``x`` held for a whole tile) whose
+        L = 4 / 4 / 2 / 1 lanes lie along K (one cell adds the sum of L exact products per
+        cycle), exact quire-style fixed-point accumulation (LSB 2**-56, ``114 + clog2(max_k)``
+        bits, at most 128) and one rounding per output into ``out`` at the column's edge.
+        ``"fp16_mac"`` (OS only): the W(k)A16 dequantize-first FP16 baseline
+        (``models.pe.fp16_mac_pe``): each k-bit weight becomes ``float16(s * (w - z))`` as it
+        enters its column, FP16 x FP16 ``*`` products, exact accumulation (LSB 2**-48), one
+        rounding into ``out`` at the edge.
     w_bits, a_bits
-        Integer operand widths (2..8 each); ignored for ``posit8`` (fixed at 8).
+        Integer operand widths (2..8 each); ignored for ``posit8`` (fixed at 8);
+        ``multiformat`` ignores both (16-bit words), ``fp16_mac`` ``a_bits`` (FP16).
     max_k
         OS only: the largest K the accumulators hold exactly (sets their width); 1..2**20.
+        ``multiformat`` counts K in operand words (``ceil(K / L)`` beats per tile).
     dequant
-        OS ``shift_add`` only: MixPE group dequantization at the array edge. The array cuts K
+        ``shift_add`` only: MixPE group dequantization at the array edge. The array cuts K
         into groups of ``group`` beats (or at ``last``), the cells accumulate one group's
         integer sums, and one unit per output column computes
         ``s * (sum(w*a) - z * sum(a))`` once per group (``sum(a)`` from one extra column of
         adders shared by all columns), adds it exactly into an R-deep accumulator and, at the
         tile's ``last`` beat, rounds once into ``out``: ``mixforge.models.pe.shift_add_pe``
         per output element, bit for bit.
+        WS ``shift_add`` (``hw/array/ws_edge.py``): the same function per output; the weight
+        stream carries each fold's C scales / zero points and ``last`` (the tile's final
+        K-fold); K-folds never straddle a group (``ceil(group / rows)`` folds per group), and
+        the bottom edge keeps per-row group sums, ``sum(a)`` and exact accumulators in
+        ``acc_depth``-deep memories, dequantizes when a group's last fold passes and emits
+        the rounded floats of each row when the tile's last K-fold passes.
     group
         Quantization group along K for ``dequant`` (1..4096); sets the cells' sum width.
+    acc_depth
+        WS ``dequant`` only: rows of the edge accumulator memories (1..65536, like a TPU
+        accumulator buffer); the tiling cuts M into chunks of at most ``acc_depth`` rows, each
+        streamed once per K-fold (:class:`ArraySpec` ``acc_depth``).
     out
-        ``"float32"`` or ``"float16"``: result format of ``dequant`` / ``dequant_first``.
+        ``"float32"`` or ``"float16"``: result format of ``dequant`` / ``dequant_first`` /
+        ``fp16_mac``; ``multiformat`` also ``"posit16_es1"``.
     """
 
     rows: int = 4
@@ -93,16 +129,17 @@ class ArrayConfig:
     max_k: int = 4096
     dequant: bool = False
     group: int = 128
-    out: Literal["float32", "float16"] = "float32"
+    acc_depth: int = 64
+    out: Literal["float32", "float16", "posit16_es1"] = "float32"
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
                 raise ConfigError(f"must be an integer in 1..64, not {v!r}", path=name)
-        if self.pe not in ("shift_add", "posit8", "dequant_first"):
-            raise ConfigError(f"must be 'shift_add', 'posit8' or 'dequant_first', not "
-                              f"{self.pe!r}", path="pe")
+        if self.pe not in ("shift_add", "posit8", "dequant_first", "multiformat", "fp16_mac"):
+            raise ConfigError(f"must be 'shift_add', 'posit8', 'dequant_first', 'multiformat' "
+                              f"or 'fp16_mac', not {self.pe!r}", path="pe")
         for name in ("w_bits", "a_bits"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 2 <= v <= 8:
@@ -115,14 +152,21 @@ class ArrayConfig:
             raise ConfigError(f"must be true or false, not {self.dequant!r}", path="dequant")
         if self.dequant and self.pe != "shift_add":
             raise ConfigError(f"needs pe 'shift_add', not {self.pe!r}", path="dequant")
-        if (self.dequant or self.pe == "dequant_first") and self.dataflow != "os":
-            raise ConfigError(f"needs the 'os' dataflow, not {self.dataflow!r}",
-                              path="dequant" if self.dequant else "pe")
+        if self.pe in _EDGE_PES and self.dataflow != "os":
+            raise ConfigError(f"needs the 'os' dataflow, not {self.dataflow!r}", path="pe")
+        if (not isinstance(self.acc_depth, int) or isinstance(self.acc_depth, bool)
+                or not 1 <= self.acc_depth <= 65536):
+            raise ConfigError(f"must be an integer in 1..65536, not {self.acc_depth!r}",
+                              path="acc_depth")
         if (not isinstance(self.group, int) or isinstance(self.group, bool)
                 or not 1 <= self.group <= 4096):
             raise ConfigError(f"must be an integer in 1..4096, not {self.group!r}",
                               path="group")
-        if self.out not in ("float32", "float16"):
+        if self.pe == "multiformat":
+            if self.out not in ("posit16_es1", "float16", "float32"):
+                raise ConfigError(f"must be 'posit16_es1', 'float16' or 'float32', not "
+                                  f"{self.out!r}", path="out")
+        elif self.out not in ("float32", "float16"):
             raise ConfigError(f"must be 'float32' or 'float16', not {self.out!r}", path="out")
         self.spec  # noqa: B018 -- validates dataflow / double_buffer with the spec's messages
 
@@ -130,19 +174,26 @@ class ArrayConfig:
     def spec(self) -> ArraySpec:
         """The timing spec (what sim/ uses)."""
         return ArraySpec(rows=self.rows, cols=self.cols, dataflow=self.dataflow,
-                         double_buffer=self.double_buffer, dequant_latency=self.edge_latency)
+                         double_buffer=self.double_buffer, dequant_latency=self.edge_latency,
+                         acc_depth=self.acc_depth if self.ws_dequant else None)
+
+    @property
+    def ws_dequant(self) -> bool:
+        """MixPE group dequantization at the bottom edge of a weight-stationary array."""
+        return self.dequant and self.dataflow == "ws"
 
     @property
     def float_out(self) -> bool:
-        """Outputs are float patterns (``out``) from edge units: dequant or dequant_first."""
-        return self.dequant or self.pe == "dequant_first"
+        """Outputs are float (or posit16) patterns (``out``) from edge units: dequant,
+        dequant_first, multiformat, fp16_mac."""
+        return self.dequant or self.pe in _EDGE_PES
 
     @property
     def edge_latency(self) -> int:
         """Cycles the edge units add between a drained row and its result at ``o``."""
         if self.dequant:
-            return EDGE_LATENCY["dequant"]
-        return EDGE_LATENCY["dequant_first"] if self.pe == "dequant_first" else 0
+            return EDGE_LATENCY["dequant_ws" if self.ws_dequant else "dequant"]
+        return EDGE_LATENCY.get(self.pe, 0)
 
     def fold_group(self, group_size: int | None) -> int | None:
         """The group that cuts folds: the hardware ``group`` (dequant), none for the
@@ -152,7 +203,7 @@ class ArrayConfig:
                 raise ConfigError(f"must equal array.group ({self.group}) for a dequant array,"
                                   f" not {group_size}", path="group_size")
             return self.group
-        return None if self.pe == "dequant_first" else group_size
+        return None if self.pe in _EDGE_PES else group_size
 
     def x_fields(self) -> list[tuple[str, int, int]]:
         """OS ``x`` payload fields ``(name, element bits, count)``, LSB first."""
@@ -162,14 +213,22 @@ class ArrayConfig:
             f += [("scale", 16, c), ("zero", 8, c)]
         elif self.pe == "dequant_first":
             f += [("zero", 8, c), ("sm", 8, c), ("tscale", 16, c)]
+        elif self.pe == "multiformat":
+            f += [("mode", 2, 1)]
+        elif self.pe == "fp16_mac":
+            f += [("scale", 16, c), ("zero", 8, c)]
         return f + [("last", 1, 1)]
 
     @property
     def weight_bits(self) -> int:
+        if self.pe == "multiformat":
+            return 16
         return 8 if self.pe == "posit8" else self.w_bits
 
     @property
     def act_bits(self) -> int:
+        if self.pe in ("multiformat", "fp16_mac"):
+            return 16
         return 8 if self.pe == "posit8" else self.a_bits
 
     @property
@@ -177,6 +236,10 @@ class ArrayConfig:
         """Two's complement width of one exact product."""
         if self.pe == "dequant_first":
             return 16
+        if self.pe == "multiformat":
+            return _MF_TERM_BITS
+        if self.pe == "fp16_mac":
+            return _FP16_TERM_BITS
         return _POSIT8_PROD_BITS if self.pe == "posit8" else self.w_bits + self.a_bits
 
     @property
@@ -187,6 +250,11 @@ class ArrayConfig:
             from mixforge.models.pe import DQ_ACC_BITS
 
             return DQ_ACC_BITS
+        if self.pe in ("multiformat", "fp16_mac"):
+            from mixforge.models.pe import FP16MAC_ACC_BITS, QUIRE_BITS
+
+            cap = QUIRE_BITS if self.pe == "multiformat" else FP16MAC_ACC_BITS
+            return min(cap, self.prod_bits + _clog2(self.max_k))
         terms = self.rows if self.dataflow == "ws" else (self.group if self.dequant
                                                          else self.max_k)
         return self.prod_bits + _clog2(terms)
@@ -196,7 +264,7 @@ class ArrayConfig:
         """Width of one output element (OS posit8: the rounded 8-bit pattern; float outputs:
         16 or 32)."""
         if self.float_out:
-            return 32 if self.out == "float32" else 16
+            return 32 if self.out == "float32" else 16  # float16, posit16_es1
         if self.pe == "posit8" and self.dataflow == "os":
             return 8
         return self.acc_bits
@@ -210,10 +278,14 @@ class ArrayConfig:
     def name(self) -> str:
         """A Verilog-safe name, e.g. ``array_ws_4x4_shift_add_w4a8``."""
         kind = (f"{self.pe}_w{self.w_bits}a{self.a_bits}" if self.pe != "posit8" else "posit8")
+        if self.pe == "multiformat":
+            kind = "multiformat"
+        elif self.pe == "fp16_mac":
+            kind = f"fp16_mac_w{self.w_bits}a16"
         if self.dequant:
-            kind += f"_dq{self.group}"
+            kind += f"_dq{self.group}" + (f"_m{self.acc_depth}" if self.ws_dequant else "")
         if self.float_out:
-            kind += "_f32" if self.out == "float32" else "_f16"
+            kind += {"float32": "_f32", "float16": "_f16", "posit16_es1": "_p16"}[self.out]
         db = "_db" if self.double_buffer else ""
         return f"array_{self.dataflow}{db}_{self.rows}x{self.cols}_{kind}"
 
@@ -221,17 +293,20 @@ class ArrayConfig:
         return {"rows": self.rows, "cols": self.cols, "dataflow": self.dataflow,
                 "double_buffer": self.double_buffer, "pe": self.pe, "w_bits": self.w_bits,
                 "a_bits": self.a_bits, "max_k": self.max_k, "dequant": self.dequant,
-                "group": self.group, "out": self.out}
+                "group": self.group, "out": self.out, "acc_depth": self.acc_depth}
 
 
 @dataclass(frozen=True)
 class VerifyPlan:
     """What ``mixforge verify array`` runs: GEMM shapes ``[M, K, N]``, an optional
-    quantization group along K (folds never straddle a group), and the RNG seed."""
+    quantization group along K (folds never straddle a group), and the RNG seed.
+    ``modes`` (multiformat arrays): the run-time mode of each GEMM, cycled over the shapes
+    (default: every mode of ``models.pe.MODES`` in turn)."""
 
     shapes: tuple[tuple[int, int, int], ...] = ((5, 7, 6), (4, 4, 4))
     group_size: int | None = None
     seed: int = 1
+    modes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for i, s in enumerate(self.shapes):
@@ -241,6 +316,12 @@ class VerifyPlan:
         if self.group_size is not None and self.group_size <= 0:
             raise ConfigError(f"must be a positive integer, not {self.group_size}",
                               path="group_size")
+        from mixforge.models.pe import MODES
+
+        for i, md in enumerate(self.modes or ()):
+            if md not in MODES:
+                raise ConfigError(f"must be one of {', '.join(MODES)}, not {md!r}",
+                                  path=f"modes[{i}]")
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from mixforge.hw.array.config import ArrayConfig
 __all__ = ["ArrayRun", "GemmMeasurement", "generate_array", "run_array_tb",
            "measure_gemm_cycles"]
 
-_SOURCES = ("array/cells.py", "array/pe_array.py", "array/config.py", "pe/arith.py",
-            "pe/dequant.py")
+_SOURCES = ("array/cells.py", "array/pe_array.py", "array/config.py", "array/ws_edge.py",
+            "pe/arith.py", "pe/dequant.py", "pe/multiformat.py", "pe/baselines.py")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class GemmMeasurement:
     folds: tuple[dict[str, int], ...]
     mismatches: int
     outputs: int
+    #: multiformat: the GEMM's run-time mode and its lanes L (K streams as ceil(K / L) words)
+    mode: str | None = None
+    lanes: int = 1
 
     @property
     def matches_spec(self) -> bool:
@@ -97,7 +100,8 @@ def generate_array(config: ArrayConfig, out_dir: str | Path | None = None) -> Pa
 def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
                  group_size: int | None = None, seed: int = 0, stall: float = 0.0,
                  nar: bool = False, exhaustive: bool = False, special: float = 0.0,
-                 sim: str = "verilator", waves: bool = False) -> ArrayRun:
+                 sim: str = "verilator", waves: bool = False,
+                 modes: Sequence[str] | None = None) -> ArrayRun:
     """Verify ``config`` on GEMMs ``shapes`` ([M, K, N] each); returns results and timing.
 
     ``stall`` > 0 makes the driver withhold beats at random (then cycles exceed the spec, by
@@ -105,7 +109,9 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
     ``group`` (a different value is a ``ConfigError``), the dequantize-first baseline none.
     ``special``: fraction of Inf/NaN scales given to float-output arrays. Raises
     ``ToolchainError`` when the simulator is missing or the build fails; a mismatch is reported
-    in ``ArrayRun.failures``, not raised.
+    in ``ArrayRun.failures``, not raised. ``modes`` (multiformat arrays): the run-time mode of
+    each GEMM, cycled over ``shapes`` (default: all of ``models.pe.MODES`` in turn), switched
+    between GEMMs within the one simulation.
     """
     from mixforge.toolchain import run_cocotb, testbench_dir
 
@@ -115,7 +121,8 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
         out = Path(tmp) / "result.json"
         params = {"config": config.params(), "shapes": [list(s) for s in shapes],
                   "group_size": group_size, "seed": seed, "stall": stall, "nar": nar,
-                  "exhaustive": exhaustive, "special": special, "out": str(out)}
+                  "exhaustive": exhaustive, "special": special, "out": str(out),
+                  "modes": list(modes) if modes else None}
         res = run_cocotb(verilog_sources=[vpath], toplevel=config.name, test_module="tb_array",
                          test_dir=testbench_dir(), sim=sim, waves=waves,
                          quick_build=True,
@@ -125,11 +132,13 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
     gemms = []
     for g in raw["gemms"]:
         m, k, n = g["M"], g["K"], g["N"]
+        lanes = int(g.get("lanes", 1))
         gemms.append(GemmMeasurement(
             m=m, k=k, n=n, group_size=g["group_size"], gemm_cycles=g["gemm_cycles"],
-            spec_cycles=spec.gemm_cycles(m, k, n, g["group_size"]),
-            ideal_cycles=spec.ideal_cycles(m, k, n), folds=tuple(g["folds"]),
-            mismatches=g["mismatches"], outputs=g["outputs"]))
+            spec_cycles=spec.gemm_cycles(m, -(-k // lanes), n, g["group_size"]),
+            ideal_cycles=spec.ideal_cycles(m, -(-k // lanes), n), folds=tuple(g["folds"]),
+            mismatches=g["mismatches"], outputs=g["outputs"], mode=g.get("mode"),
+            lanes=lanes))
     return ArrayRun(config=config, passed=res.passed, failures=res.failures,
                     gemms=tuple(gemms), build_s=res.build_s, test_s=res.test_s,
                     cached_build=res.cached_build)
@@ -137,13 +146,17 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
 
 def measure_gemm_cycles(config: ArrayConfig, m: int, k: int, n: int, *,
                         group_size: int | None = None, seed: int = 0, sim: str = "verilator",
-                        json_out: str | Path | None = None) -> GemmMeasurement:
+                        json_out: str | Path | None = None, mode: str | None = None
+                        ) -> GemmMeasurement:
     """Measured cycles (first input -> last output) of one GEMM M x K x N, per fold and total.
 
     The GEMM is also checked bit-exact; a mismatch raises ``VerificationError``. With
-    ``json_out`` the measurement is written there (the format sim/ tests read).
+    ``json_out`` the measurement is written there (the format sim/ tests read). ``mode``:
+    the multiformat mode of the GEMM (default fp4x4); K counts elements, the array streams
+    ``ceil(K / L)`` words (``ArraySpec.gemm_cycles(M, ceil(K / L), N)``).
     """
-    run = run_array_tb(config, [(m, k, n)], group_size=group_size, seed=seed, sim=sim)
+    run = run_array_tb(config, [(m, k, n)], group_size=group_size, seed=seed, sim=sim,
+                       modes=[mode] if mode else None)
     if not run.passed or not run.gemms:
         raise VerificationError(f"{config.name} GEMM {m}x{k}x{n} failed: "
                                 f"{'; '.join(run.failures) or 'no result'}")

@@ -6,6 +6,15 @@ Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
   in the bottom row R-1, the last in row 0). ``a``: ``data`` = R activation patterns (element
   i is K-index i of the fold), ``last`` marks the fold's final row. ``o``: one row of C partial
   sums per streamed activation row, in order (``last`` on a fold's final row).
+* WS with MixPE group dequantization (``dequant``, ``hw/array/ws_edge.py``). ``w`` beats also
+  carry the fold's C float16 ``scale`` and int8 ``zero`` patterns and ``last`` (the fold is the
+  output tile's final K-fold; the values of the fold's final weight beat count). A fold closes
+  its group after ``ceil(group / R)`` folds or at ``last``. Per streamed row the bottom edge
+  accumulates the C partial sums and the row's ``sum(a)`` (an adder tree at the left edge)
+  into ``acc_depth``-deep memories indexed by the row's position in the fold, dequantizes each
+  column once per group (``dequant_term``) into an exact accumulator memory, and on the tile's
+  final K-fold sends the rounded float row on ``o`` (``last`` on its final row). Folds stream
+  at most ``acc_depth`` rows; K-padding rows of a fold must carry zero activations.
 * OS. ``x``: ``a`` = R activations (row i = M-index i), ``b`` = C weights (column j = N-index
   j), ``last`` on the fold's K-th beat. ``o``: after the fold, R rows of C results, row R-1
   first (``last`` on row 0).
@@ -19,31 +28,53 @@ Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
 * OS dequantize-first baseline (``pe="dequant_first"``). ``x`` also carries per-column
   ``zero``, ``sm`` (uint8 scale multiplier) and ``tscale`` (float16, the final beat's counts);
   one fold per tile (``last``); results are float patterns.
+* OS multiformat cells (``pe="multiformat"``, XR-NPE ``MultiFormatMAC``). ``a`` / ``b`` are
+  16-bit SIMD words, ``x`` also carries the 2-bit run-time ``mode`` (``models.pe.MODES``
+  order; hold it for a whole tile: the words are decoded in it at the left / top edge, once per
+  operand, by the MAC's own lane decoders, and the mode travels with the activations). Each
+  cell adds the exact sum of its word pair's L lane products (the MAC's mode-split multiplier
+  and quire alignment) into a ``114 + clog2(max_k)``-bit accumulator (LSB 2**-56); the bottom
+  of each column rounds once into ``out``. One fold per tile over ``ceil(K / L)`` beats.
+* OS FP16-MAC baseline (``pe="fp16_mac"``). ``x`` also carries per-column float16 ``scale``
+  and int8 ``zero``; each weight becomes ``float16(s * (w - z))`` as it enters its column,
+  the cells multiply FP16 x FP16 (``*``) and accumulate exactly; one rounding per output.
 
 Both dataflows skew their inputs internally (row i / column j delayed i / j cycles) and de-skew
 the outputs, so a whole output row leaves in one beat. ``o`` has no back-pressure.
 
 The sequencer gives exactly the schedule of :class:`mixforge.hw.specs.ArraySpec` when the
 inputs are always valid: WS reloads a bank only once the fold that used it produced its last
-output (with ``double_buffer`` the other bank loads meanwhile); OS accepts a fold's first beat
-only after the previous fold's last output.
+row at the array's bottom (with ``double_buffer`` the other bank loads meanwhile); OS accepts
+a fold's first beat in the cycle after the previous fold's last row left the array
+(``2R + C - 2`` cycles after its final beat). Edge units (dequant, rounding) are pipelines
+that accept a row every cycle: their latency overlaps the next fold and never stalls it.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array.cells import (
+    MF_DECODED_BITS,
     POSIT8_DECODED_BITS,
     fixed_to_posit8,
+    fp16_mac_term,
+    fp16_weight_dequant,
+    multiformat_decode_packed,
+    multiformat_term,
     posit8_decode_packed,
     posit8_product_decoded,
 )
 from mixforge.hw.array.config import ArrayConfig
-from mixforge.hw.pe.arith import enabled_stage, round_to_float, shift_add_product
+from mixforge.hw.pe.arith import (
+    enabled_stage,
+    round_to_float,
+    round_to_posit_lean,
+    shift_add_product,
+)
 from mixforge.hw.pe.dequant import dequant_term, fp16_scaled
 from mixforge.hw.specs.array import ArraySpec
 
@@ -78,7 +109,9 @@ class PEArray(wiring.Component):
             "o": Out(wiring.Signature({"payload": Out(data.StructLayout(out_fields)),
                                        "valid": Out(1)}))}
         if config.dataflow == "ws":
-            members["w"] = In(stream.Signature(wl))
+            members["w"] = In(stream.Signature(wl if not config.dequant else data.StructLayout(
+                {"data": wl, "scale": data.ArrayLayout(16, c), "zero": data.ArrayLayout(8, c),
+                 "last": 1})))
             members["a"] = In(stream.Signature(data.StructLayout({"data": al, "last": 1})))
         else:
             members["x"] = In(stream.Signature(data.StructLayout(
@@ -111,18 +144,26 @@ class PEArray(wiring.Component):
         dequantize-first baseline's weights travel as INT8)."""
         if self._cfg.pe == "dequant_first":
             return 8
+        if self._cfg.pe == "multiformat":
+            return MF_DECODED_BITS
         return POSIT8_DECODED_BITS if self._cfg.pe == "posit8" else raw_bits
 
     def _decode(self, m: Module, x: Value, name: str) -> Value:
         """Edge decoding: once per operand, not once per cell."""
         if self._cfg.pe == "posit8":
             return posit8_decode_packed(m, x, name=name)
+        if self._cfg.pe == "multiformat":  # OS: in the mode of the beat (held for a tile)
+            return multiformat_decode_packed(m, x, self.x.payload.mode[0], name=name)
         return x
 
     def _product(self, m: Module, w: Value, a: Value, name: str) -> tuple[Value, Value]:
         cfg = self._cfg
         if cfg.pe == "posit8":
             return posit8_product_decoded(m, a, w, name=name)
+        if cfg.pe == "multiformat":  # L lane products summed, a quire-aligned term
+            return multiformat_term(m, a, w, name=name)
+        if cfg.pe == "fp16_mac":  # the baseline: an FP16 x FP16 multiplier
+            return fp16_mac_term(m, w, a, name=name)
         prod = Signal(signed(cfg.prod_bits), name=f"{name}_prod")
         if cfg.pe == "dequant_first":  # the baseline: an INT8 x INT8 multiplier
             m.d.comb += prod.eq(w[:8].as_signed() * a[:cfg.a_bits].as_signed())
@@ -182,9 +223,19 @@ class PEArray(wiring.Component):
                      self.a.ready.eq(Mux(stream_bank, full[-1], full[0]))]
         w_fire = self.w.valid & self.w.ready
         a_fire = self.a.valid & self.a.ready
-        w_dec = [self._decode(m, self.w.payload[j], f"wd{j}") for j in range(c)]
+        w_data = self.w.payload.data if cfg.dequant else self.w.payload
+        w_dec = [self._decode(m, w_data[j], f"wd{j}") for j in range(c)]
+        # MixPE edge dequant: each bank also holds its fold's C scales / zero points and the
+        # "tile's final K-fold" flag (the values of the fold's final weight beat count)
+        q_scale = [[Signal(16, name=f"qs{b}_{j}") for j in range(c)] for b in range(banks)]
+        q_zero = [[Signal(8, name=f"qz{b}_{j}") for j in range(c)] for b in range(banks)]
+        q_tend = [Signal(name=f"qt{b}") for b in range(banks)]
         for b in range(banks):
             with m.If(w_fire & (load_bank == b)):
+                if cfg.dequant:
+                    m.d.sync += q_tend[b].eq(self.w.payload.last)
+                    m.d.sync += [q_scale[b][j].eq(self.w.payload.scale[j]) for j in range(c)]
+                    m.d.sync += [q_zero[b][j].eq(self.w.payload.zero[j]) for j in range(c)]
                 for j in range(c):
                     m.d.sync += wreg[b][0][j].eq(w_dec[j])
                     for i in range(1, r):
@@ -233,13 +284,24 @@ class PEArray(wiring.Component):
                     up[j] = (ps_r, nar_r)
                 else:
                     cols_out.append((psum, nar, v_in, l_in))
+                    edge_bank = b_in
                 if j < c - 1:  # pass the activation (and its tags) right
                     regs = (Signal(ab, name=f"ar{i}_{j}"), Signal(name=f"vr{i}_{j}"),
                             Signal(name=f"lr{i}_{j}"), Signal(name=f"br{i}_{j}"))
                     m.d.sync += [regs[0].eq(a_in), regs[1].eq(v_in), regs[2].eq(l_in),
                                  regs[3].eq(b_in)]
                     a_in, v_in, l_in, b_in = regs
-        self._emit(m, cols_out)
+        rows = self._emit(m, cols_out)
+        if cfg.dequant:
+            from mixforge.hw.array.ws_edge import ws_dequant_edge
+
+            # sum(a) of each streamed row (zero points), timed to meet the row at the edge
+            asum = Signal(signed(cfg.act_bits + max(r - 1, 0).bit_length()), name="asum_in")
+            m.d.comb += asum.eq(sum(self.a.payload.data[i][:cfg.act_bits].as_signed()
+                                    for i in range(r)))
+            ws_dequant_edge(m, cfg=cfg, rows=rows, asum=self._delay(m, asum, r + c - 2, "asum"),
+                            valid=cols_out[-1][2], last=cols_out[-1][3], bank=edge_bank,
+                            scale=q_scale, zero=q_zero, tend=q_tend, o=self.o)
 
     # ------------------------------------------------------------------------------------
     def _elaborate_os(self, m: Module) -> None:
@@ -263,6 +325,9 @@ class PEArray(wiring.Component):
         top_in = [self._decode(m, p.b[j], f"bd{j}") for j in range(c)]
         if cfg.pe == "dequant_first":  # weights become INT8 once, at the column's top edge
             top_in = [self._dequant_weight(m, p.b[j], p.zero[j], p.sm[j], f"wq{j}")
+                      for j in range(c)]
+        elif cfg.pe == "fp16_mac":  # weights become float16(s * (w - z)) at the top edge
+            top_in = [fp16_weight_dequant(m, p.b[j], p.zero[j], p.scale[j], name=f"wf{j}")
                       for j in range(c)]
         left = [(self._delay(m, self._decode(m, p.a[i], f"ad{i}"), i, f"sa{i}"),
                  self._delay(m, fire, i, f"sv{i}"),
@@ -303,6 +368,8 @@ class PEArray(wiring.Component):
                     res: Value = acc[i][j]
                     if cfg.pe == "posit8":
                         res = fixed_to_posit8(m, acc[i][j], accn[i][j], name=f"rnd{j}")
+                    elif cfg.pe in ("multiformat", "fp16_mac"):  # NaN flag rides along
+                        res = Cat(acc[i][j], accn[i][j])
                     cols_out.append((res, accn[i][j], drain[j] != 0, drain[j] == 1))
                 if j < c - 1:
                     regs = (Signal(len(a_in), name=f"ar{i}_{j}"), Signal(name=f"vr{i}_{j}"),
@@ -316,6 +383,8 @@ class PEArray(wiring.Component):
                                fire & fend)
         elif cfg.pe == "dequant_first":
             self._edge_tscale(m, rows, valid, last, fire & p.last)
+        elif cfg.pe in ("multiformat", "fp16_mac"):
+            self._edge_round(m, rows, valid, last)
 
     # ------------------------------------------------------------------------------------
     @staticmethod
@@ -374,6 +443,29 @@ class PEArray(wiring.Component):
             m.d.sync += self.o.payload.data[j].eq(rounded)
         m.d.sync += [v5.eq(v4 & fin4), l5.eq(l4), v6.eq(v5), l6.eq(l5),
                      self.o.valid.eq(v6), self.o.payload.last.eq(l6)]
+
+    def _edge_round(self, m: Module, rows: list[Value], valid: Value, last: Value) -> None:
+        """One rounding per output at the bottom of each column (multiformat: the quire,
+        LSB 2**-56, into posit16_es1 / float16 / float32 as ``MultiFormatMAC``'s readout;
+        fp16_mac: LSB 2**-48 into float32 / float16), NaN/NaR from the sticky flag."""
+        from mixforge.models.pe import FP16MAC_ACC_LSB, QUIRE_LSB
+
+        cfg = self._cfg
+        aw = cfg.acc_bits
+        lsb = QUIRE_LSB if cfg.pe == "multiformat" else FP16MAC_ACC_LSB
+        always = Const(1, 1)
+        for j in range(cfg.cols):
+            x, bad = rows[j][:aw].as_signed(), rows[j][aw]
+            stage = enabled_stage(m, always)
+            if cfg.out == "posit16_es1":
+                rounded = round_to_posit_lean(m, x, lsb=lsb, n=16, es=1, nan=bad,
+                                              name=f"rd{j}", stage=stage)
+            else:
+                rounded = round_to_float(m, x, lsb=lsb, fmt=cfg.out, nan=bad, name=f"rd{j}",
+                                         stage=stage)
+            m.d.sync += self.o.payload.data[j].eq(rounded)
+        v1, l1 = Signal(name="v1"), Signal(name="l1")
+        m.d.sync += [v1.eq(valid), l1.eq(last), self.o.valid.eq(v1), self.o.payload.last.eq(l1)]
 
     def _edge_tscale(self, m: Module, rows: list[Value], valid: Value, last: Value,
                      at: Value) -> None:

@@ -12,13 +12,21 @@ All inputs are unsigned bit patterns. The array's semantics per dataflow / cell:
 * ``dequant`` (OS shift-and-add with MixPE group dequantization at the edge): every output
   element is ``models.pe.shift_add_pe`` of its row of A and column of W (integer sums per group,
   ``s * (sum(w*a) - z * sum(a))`` once per group, exact accumulation over the groups, one
-  rounding into float32/float16), bit for bit.
+  rounding into float32/float16), bit for bit. The WS dequant array (same function) is checked
+  against :func:`dequant_outputs`, the same semantics vectorised over M x N (cross-checked
+  against the scalar model in ``tests/hw/test_array_ws_dequant.py``).
 * ``dequant_first`` (the multiplier baseline): every output element is
   ``models.pe.dequant_first_pe`` (per-weight ``sat_int8((w - z) * sm)``, int32 accumulation,
   one float16 tensor scale, one rounding).
+* ``multiformat`` (XR-NPE cells): ``models.pe.multiformat_mac`` per output element on the
+  operands packed L per 16-bit word along K (:func:`multiformat_outputs`, vectorised).
+* ``fp16_mac`` (the W(k)A16 FP16 baseline): ``models.pe.fp16_mac_pe`` per output element
+  (:func:`fp16_mac_outputs`, vectorised).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +35,8 @@ from mixforge.hw.array.config import POSIT8_FIXED_LSB, ArrayConfig
 from mixforge.hw.array.tiling import QuantParams
 
 __all__ = ["decode_operands", "products", "gemm_fixed", "group_psums", "round_outputs",
-           "reference_outputs", "random_quant", "float_outputs"]
+           "reference_outputs", "random_quant", "float_outputs", "dequant_outputs",
+           "multiformat_outputs", "fp16_mac_outputs", "random_multiformat"]
 
 I64 = NDArray[np.int64]
 
@@ -124,6 +133,11 @@ def random_quant(cfg: ArrayConfig, rng: np.random.Generator, k: int, n: int, *,
     if cfg.dequant:
         return QuantParams(group=cfg.group, zero=zero,
                            scale=_fp16_patterns(rng, (groups, n), special))
+    if cfg.pe == "fp16_mac":  # moderate scales (2**-14 .. 2**-1): s * (w - z) mostly finite
+        sc = _fp16_patterns(rng, (groups, n), special)
+        sc = np.where((sc >> 10) & 0x1F == 0x1F, sc, (sc & 0x83FF) | (rng.integers(1, 15, (
+            groups, n)) << 10))
+        return QuantParams(group=cfg.group, zero=zero, scale=sc)
     sm = np.where(rng.random((groups, n)) < 0.8, rng.integers(0, 24, (groups, n)),
                   rng.integers(0, 256, (groups, n)))
     return QuantParams(group=cfg.group, zero=zero, sm=sm,
@@ -155,20 +169,160 @@ def float_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.intege
     return out
 
 
+def dequant_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                    quant: QuantParams) -> NDArray[np.int64]:
+    """``models.pe.shift_add_pe`` for every output element at once: (1, M, N) float patterns.
+
+    Vectorised over M x N per group: integer group sums ``sum(w*a)`` (the models' shift-and-add
+    products, :func:`products`) and ``sum(a)`` in int64 (exact: |values| < 2**40), then
+    ``s * (sum(w*a) - z * sum(a))`` at ``2**acc_lsb`` as Python integers (object arrays; the
+    terms exceed int64 for large groups), the accumulator wrapped to ``ShiftAddArith.acc`` bits
+    (modular addition: wrapping once at the end equals the model's wrap per group), and one
+    rounding per element by ``models.pe.round_fixed``; any Inf/NaN scale gives the NaN.
+    """
+    from mixforge.models.pe import round_fixed, shift_add_arith
+
+    m_dim, k_dim = np.shape(a)
+    n_dim = np.shape(w)[1]
+    ar = shift_add_arith(k=cfg.w_bits, act="int8", group=quant.group)
+    a8 = _signed(a, cfg.a_bits) & 0xFF  # a_bits patterns as the int8 patterns of their values
+    a_val = _signed(a8, 8)
+    acc = np.zeros((m_dim, n_dim), object)
+    nan = np.zeros((m_dim, n_dim), bool)
+    i8 = replace(cfg, a_bits=8)
+    for gi, gs in enumerate(range(0, k_dim, quant.group)):
+        ge = min(gs + quant.group, k_dim)
+        swa = products(i8, a8[:, None, gs:ge], np.asarray(w)[gs:ge, :].T[None]).sum(axis=2)
+        sa = a_val[:, gs:ge].sum(axis=1)
+        z = _signed(np.asarray(quant.zero)[gi], 8)
+        sc = np.asarray(quant.scale)[gi].astype(np.int64) & 0xFFFF
+        e, f = (sc >> 10) & 0x1F, sc & 0x3FF
+        sig = np.where(e == 0x1F, 0, np.where(sc >> 15 == 1, -1, 1) * (f | (e > 0) << 10))
+        p = swa - sa[:, None] * z[None, :]
+        # s * P at 2**-24 * 2**act_lsb: sig * 2**(max(e, 1) - 25) * P = (sig * P) << (max(e,1)-1)
+        acc = acc + ((sig[None, :] * p).astype(object) << (np.maximum(e, 1) - 1)[None, :]
+                     .astype(object))
+        nan |= (e == 0x1F)[None, :]
+    half = 1 << (ar.acc - 1)
+    acc = (acc + half) % (1 << ar.acc) - half
+    rnd = np.frompyfunc(lambda x, n: round_fixed(cfg.out, int(x), ar.acc_lsb, bool(n)), 2, 1)
+    return rnd(acc, nan).astype(np.int64)[None]
+
+
 def reference_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
-                      group_size: int | None = None, quant: QuantParams | None = None
-                      ) -> NDArray[np.int64]:
+                      group_size: int | None = None, quant: QuantParams | None = None,
+                      mode: str | None = None) -> NDArray[np.int64]:
     """What the testbench checks: per-group sums (groups, M, N); OS posit8: rounded patterns;
     float-output arrays: their float patterns (1, M, N) (``quant`` required).
 
     A posit8 NaR output is reported as the sum value ``-(2**62)`` (WS) so one int64 array
     carries both; the OS array reports the NaR pattern 0x80.
     """
+    if cfg.pe == "multiformat":
+        if mode is None:
+            raise ValueError(f"{cfg.name} needs the GEMM's mode (mode=)")
+        return multiformat_outputs(cfg, a, w, mode)
     if cfg.float_out:
         if quant is None:
             raise ValueError(f"{cfg.name} needs quantization parameters (quant=)")
+        if cfg.ws_dequant:
+            return dequant_outputs(cfg, a, w, quant)
+        if cfg.pe == "fp16_mac":
+            return fp16_mac_outputs(cfg, a, w, quant)
         return float_outputs(cfg, a, w, quant)
     sums, nar = group_psums(cfg, a, w, group_size)
     if cfg.pe == "posit8" and cfg.dataflow == "os":
         return round_outputs(cfg, sums, nar).astype(np.int64)
     return np.where(nar, -(1 << 62), sums)
+
+
+# ---------------------------------------------------------------- multiformat / fp16_mac
+
+
+def _wrap_round(acc: NDArray[np.object_], nan: NDArray[np.bool_], bits: int, lsb: int,
+                out: str) -> NDArray[np.int64]:
+    """Wrap exact sums to ``bits`` (once: modular, so equal to the models' wrap per step) and
+    round each once into ``out`` with ``models.pe.round_fixed``."""
+    from mixforge.models.pe import round_fixed
+
+    half = 1 << (bits - 1)
+    acc = (acc + half) % (1 << bits) - half
+    rnd = np.frompyfunc(lambda x, n: round_fixed(out, int(x), lsb, bool(n)), 2, 1)
+    return np.asarray(rnd(acc, nan)).astype(np.int64).reshape(np.shape(acc))
+
+
+def multiformat_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                        mode: str) -> NDArray[np.int64]:
+    """Output patterns (1, M, N) of a ``multiformat`` array: ``models.pe.multiformat_mac`` of
+    row i of A and column j of W packed into words (``tiling.pack_lane_words``), vectorised.
+
+    Every element pattern is decoded once by ``models.pe.decode_value`` (a table per format)
+    into an integer at 2**-28 (every posit16_es1 / posit8 / posit4 / FP4 value is a multiple of
+    posit16's minpos 2**-28, and |value| <= 2**28 fits int64); ``A @ W`` of those as Python
+    integers is the exact sum at the quire LSB 2**-56 (zero padding adds nothing). Any NaR in
+    row i or column j gives NaR / NaN; then :func:`_wrap_round` (128-bit quire).
+    """
+    from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB, decode_value, mac_lane_formats
+
+    fmt, _, lw = mac_lane_formats(mode)
+    table = np.array([decode_value(fmt, p) for p in range(1 << lw)], np.int64)
+    half = -QUIRE_LSB // 2
+    fixed = np.where(table[:, 2] == 1, 0, table[:, 0] << np.maximum(table[:, 1] + half, 0))
+    nar = table[:, 2] == 1
+    ai = np.asarray(a).astype(np.int64) & ((1 << lw) - 1)
+    wi = np.asarray(w).astype(np.int64) & ((1 << lw) - 1)
+    acc = fixed[ai].astype(object) @ fixed[wi].astype(object)
+    nan = nar[ai].any(axis=1)[:, None] | nar[wi].any(axis=0)[None, :]
+    return _wrap_round(acc, nan, QUIRE_BITS, QUIRE_LSB, cfg.out)[None]
+
+
+def _fp16_fixed24(x: NDArray[np.integer]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """float16 patterns -> (value at 2**-24 as int64, non-finite mask)."""
+    x = np.asarray(x).astype(np.int64) & 0xFFFF
+    e, f = (x >> 10) & 0x1F, x & 0x3FF
+    mag = (f | np.where(e > 0, 1024, 0)) << (np.maximum(e, 1) - 1)
+    return np.where(e == 0x1F, 0, np.where(x >> 15 == 1, -mag, mag)), e == 0x1F
+
+
+def fp16_mac_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                     quant: QuantParams) -> NDArray[np.int64]:
+    """Output patterns (1, M, N) of an ``fp16_mac`` array: ``models.pe.fp16_mac_pe`` per
+    element, vectorised: every weight once ``wf = float16(s * (w - z))`` (``round_fixed``),
+    then the exact ``A @ WF`` at 2**-48 as Python integers; NaN from any non-finite ``a`` in
+    the row or ``s`` / ``wf`` in the column; :func:`_wrap_round` (``FP16MAC_ACC_BITS``)."""
+    from mixforge.models.pe import FP16MAC_ACC_BITS, FP16MAC_ACC_LSB, decode_weight, round_fixed
+
+    k_dim = np.shape(a)[1]
+    gidx = np.arange(k_dim) // quant.group
+    s = np.asarray(quant.scale).astype(np.int64)[gidx] & 0xFFFF
+    z = _signed(np.asarray(quant.zero)[gidx], 8)
+    s_fix, s_bad = _fp16_fixed24(s)
+    d = decode_weight(np.asarray(w), k=cfg.w_bits) - z
+    rnd = np.frompyfunc(lambda sv, dv: round_fixed("float16", int(sv) * int(dv), -24), 2, 1)
+    wf = np.asarray(rnd(s_fix, d)).astype(np.int64)
+    w_fix, w_bad = _fp16_fixed24(wf)
+    a_fix, a_bad = _fp16_fixed24(a)
+    acc = a_fix.astype(object) @ w_fix.astype(object)
+    row_bad: NDArray[np.bool_] = np.asarray(np.any(a_bad, axis=1))
+    col_bad: NDArray[np.bool_] = np.asarray(np.any(s_bad | w_bad, axis=0))
+    nan = row_bad[:, None] | col_bad[None, :]
+    return _wrap_round(acc, nan, FP16MAC_ACC_BITS, FP16MAC_ACC_LSB, cfg.out)[None]
+
+
+def random_multiformat(rng: np.random.Generator, mode: str, shape: tuple[int, ...], *,
+                       special: float = 0.0) -> NDArray[np.int64]:
+    """Random element patterns of ``mode``'s lane format: FP4 / posit4 uniform, posit8 and
+    posit16 mostly |x| < 1 (sums stay in range and exercise the rounding) with some full-range
+    patterns; NaR (posits) only with probability ``special``."""
+    from mixforge.models.pe import mac_lane_formats, nan_bits
+
+    fmt, _, lw = mac_lane_formats(mode)
+    full = rng.integers(0, 1 << lw, shape)
+    if lw >= 8:
+        small = rng.integers(-(1 << (lw - 2)) + 1, 1 << (lw - 2), shape) & ((1 << lw) - 1)
+        full = np.where(rng.random(shape) < 0.75, small, full)
+    if fmt.startswith("posit"):
+        nar = nan_bits(fmt)
+        full = np.where(full == nar, 0, full)
+        full = np.where(rng.random(shape) < special, nar, full)
+    return full.astype(np.int64)

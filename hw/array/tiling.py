@@ -11,13 +11,20 @@ Payload bit layouts (``amaranth.lib.data`` packs fields LSB first, in declaratio
 * WS ``a``: R activations (``[i*ab, ...)``), then ``last``.
 * OS ``x``: the fields of :meth:`ArrayConfig.x_fields` in order (R activations, C weights,
   then for ``dequant`` C scales and C zero points, for ``dequant_first`` C zero points, C scale
-  multipliers and C tensor scales), ``last``.
+  multipliers and C tensor scales; for ``fp16_mac`` C scales and C zero points; for
+  ``multiformat`` the 2-bit mode), ``last``.
 * ``o``: C outputs of ``out_bits`` each, ``last``, then (posit8 WS) C NaR flags.
 
 Float-output arrays (``dequant``, ``dequant_first``) get the quantization parameters as
 :class:`QuantParams`. A ``dequant`` tile streams all of K with ``last`` on its final beat; the
 array cuts the groups itself, so each group is one :class:`Fold` and only the tile's final fold
-has output rows. A ``dequant_first`` tile is one fold over all of K.
+has output rows. A ``dequant_first`` tile is one fold over all of K. A WS ``dequant`` GEMM is cut
+into M-chunks of at most ``acc_depth`` rows (outermost), N-tiles, groups and K-folds within a
+group (zero-padded to R rows); each fold's ``w`` beats carry its group's C scales / zero points
+(``[C*wb, +16C)``, ``[C*(wb+16), +8C)``) and ``last`` (bit ``C*(wb+24)``) on the tile's final
+K-fold, the only fold with output rows (float patterns, added nowhere). An ``fp16_mac`` tile is
+one fold over all of K; a ``multiformat`` tile one fold over the ``ceil(K / L)`` words of its
+GEMM's mode (:func:`pack_lane_words`).
 """
 
 from __future__ import annotations
@@ -121,15 +128,57 @@ def _plan_float_os(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integ
     return folds
 
 
+def _plan_ws_dequant(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                     q: QuantParams) -> list[Fold]:
+    """WS with MixPE edge dequant: for each M-chunk (<= ``acc_depth`` rows), N-tile, group and
+    K-fold of the group, one fold; its weight beats carry the group's C scales / zero points
+    and ``last`` on the tile's final K-fold, the only fold with output rows."""
+    m_dim, k_dim = a.shape
+    n_dim = w.shape[1]
+    r, c, g, d = cfg.rows, cfg.cols, q.group, cfg.acc_depth
+    ab, wb = cfg.act_bits, cfg.weight_bits
+    scale, zero = np.asarray(q.scale), np.asarray(q.zero)
+    folds: list[Fold] = []
+    for m0 in range(0, m_dim, d):
+        mc = min(d, m_dim - m0)
+        for n0 in range(0, n_dim, c):
+            for gi, gs in enumerate(range(0, k_dim, g)):
+                ge = min(gs + g, k_dim)
+                qw = (pack(_pad(scale[gi:gi + 1, n0:n0 + c], (1, c))[0], 16) << (c * wb)
+                      | pack(_pad(zero[gi:gi + 1, n0:n0 + c], (1, c))[0], 8) << (c * (wb + 16)))
+                for k0 in range(gs, ge, r):
+                    k1 = min(k0 + r, ge)
+                    final = k1 == k_dim
+                    wt = _pad(w[k0:k1, n0:n0 + c], (r, c))
+                    at = _pad(a[m0:m0 + mc, k0:k1], (mc, r))  # zero K-padding: sum(a) exact
+                    f = Fold(group=0, n0=n0)
+                    tag = qw | (int(final) << (c * (wb + 24)))
+                    f.w_beats = [pack(wt[i], wb) | tag for i in range(r - 1, -1, -1)]
+                    f.x_beats = [pack(at[mi], ab) | (int(mi == mc - 1) << (r * ab))
+                                 for mi in range(mc)]
+                    f.out_rows = list(range(m0, m0 + mc)) if final else []
+                    folds.append(f)
+    return folds
+
+
 def plan_gemm(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
-              group_size: int | None = None, quant: QuantParams | None = None) -> list[Fold]:
+              group_size: int | None = None, quant: QuantParams | None = None,
+              mode: str | None = None) -> list[Fold]:
     """Folds of ``A (M x K) @ W (K x N)`` in execution order (beats already packed).
 
-    ``quant`` is required for float-output arrays (and then ``group_size`` is ignored).
+    ``quant`` is required for float-output arrays (and then ``group_size`` is ignored), except
+    ``multiformat``, which needs the GEMM's ``mode`` (``models.pe.MODES``) instead: ``a`` / ``w``
+    hold element patterns of the mode's lane format, packed L per word along K.
     """
+    if cfg.pe == "multiformat":
+        if mode is None:
+            raise ValueError(f"{cfg.name} needs the GEMM's mode (mode=)")
+        return _plan_multiformat(cfg, a, w, mode)
     if cfg.float_out:
         if quant is None:
             raise ValueError(f"{cfg.name} needs quantization parameters (quant=)")
+        if cfg.ws_dequant:
+            return _plan_ws_dequant(cfg, a, w, quant)
         return _plan_float_os(cfg, a, w, quant)
     m_dim, k_dim = a.shape
     n_dim = w.shape[1]
@@ -183,3 +232,47 @@ def unpack_output(cfg: ArrayConfig, word: int) -> tuple[list[int], bool, list[bo
     nar = [bool((word >> (c * ob + 1 + j)) & 1) for j in range(c)] if cfg.has_nar else \
         [False] * c
     return vals, last, nar
+
+
+# ---------------------------------------------------------------- multiformat (SIMD words)
+
+
+def pack_lane_words(x: NDArray[np.integer], mode: str, axis: int) -> NDArray[np.int64]:
+    """Element patterns of ``mode``'s lane format -> 16-bit operand words along ``axis`` (K):
+    word ``q`` holds elements ``q*L .. q*L + L - 1`` in lanes 0 .. L-1 (lane j at bits
+    ``[j*16/L, (j+1)*16/L)``), the last word zero-padded (pattern 0 is zero in every format)."""
+    from mixforge.models.pe import mac_lane_formats
+
+    _, lanes, lw = mac_lane_formats(mode)
+    x = np.moveaxis(np.asarray(x).astype(np.int64) & ((1 << lw) - 1), axis, -1)
+    k = x.shape[-1]
+    kw = -(-k // lanes)
+    pad = np.zeros(x.shape[:-1] + (kw * lanes,), np.int64)
+    pad[..., :k] = x
+    pad = pad.reshape(x.shape[:-1] + (kw, lanes))
+    words = (pad << (np.arange(lanes) * lw)).sum(axis=-1)
+    return np.moveaxis(words, -1, axis)
+
+
+def _plan_multiformat(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                      mode: str) -> list[Fold]:
+    """OS multiformat: per output tile one fold over all ``ceil(K / L)`` words, the 2-bit mode
+    (``models.pe.MODES`` index) on every beat."""
+    from mixforge.models.pe import MODES
+
+    aw, ww = pack_lane_words(a, mode, 1), pack_lane_words(w, mode, 0)
+    m_dim, kw = aw.shape
+    n_dim = ww.shape[1]
+    r, c = cfg.rows, cfg.cols
+    md = np.array([MODES.index(mode)])
+    folds: list[Fold] = []
+    for m0 in range(0, m_dim, r):
+        for n0 in range(0, n_dim, c):
+            at = _pad(aw[m0:m0 + r, :], (r, kw))
+            wt = _pad(ww[:, n0:n0 + c], (kw, c))
+            f = Fold(group=0, n0=n0)
+            f.x_beats = [pack_fields(cfg, {"a": at[:, q], "b": wt[q], "mode": md}, q == kw - 1)
+                         for q in range(kw)]
+            f.out_rows = [m0 + i if m0 + i < m_dim else None for i in range(r - 1, -1, -1)]
+            folds.append(f)
+    return folds

@@ -16,11 +16,13 @@ from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data
 
 from mixforge.hw.pe.arith import enabled_stage, round_to_float
-from mixforge.hw.pe.specs import DequantFirstSpec, FP16MacSpec
+from mixforge.hw.pe.dequant import serial_scale
+from mixforge.hw.pe.specs import SERIAL_DIGIT, DequantFirstSpec, FP16MacSpec
 from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import DQ_ACC_BITS, FP16MAC_ACC_BITS, FP16MAC_ACC_LSB
 
-__all__ = ["DequantFirstPE", "FP16MacPE", "dequant_first_layout", "fp16_mac_layout"]
+__all__ = ["DequantFirstPE", "FP16MacPE", "dequant_first_layout", "fp16_mac_layout",
+           "fp16_nonfinite", "fp16_scaled_weight", "fp16_product", "fp16_signed_term"]
 
 
 def dequant_first_layout(spec: DequantFirstSpec) -> data.StructLayout:
@@ -39,6 +41,32 @@ def _fp16_sig_shift(x: Value) -> tuple[Value, Value]:
     return Cat(x[:10], e != 0), Mux(e == 0, 0, e - 1).as_unsigned()[:5]
 
 
+def fp16_nonfinite(x: Value) -> Value:
+    """An FP16 pattern is Inf or NaN."""
+    return x[10:15] == 0x1F
+
+
+def fp16_scaled_weight(w: Value, zero: Value, scale: Value) -> Value:
+    """``s * (w - z)`` exactly on the 2**-24 grid (signed; ``w`` k-bit two's complement, ``z``
+    int8, ``s`` float16): the FP16 MAC's stage 1, before the rounding to float16."""
+    s_sig, s_sh = _fp16_sig_shift(scale)
+    d = w.as_signed() - zero.as_signed()
+    x_mag = (s_sig * d) << s_sh
+    return Mux(scale[15], -x_mag, x_mag)
+
+
+def fp16_product(wf: Value, a: Value) -> tuple[Value, Value, Value]:
+    """FP16 x FP16 ``*``: (22-bit significand product, left shift to the 2**-48 grid, sign)."""
+    w_sig, w_sh = _fp16_sig_shift(wf)
+    a_sig, a_sh = _fp16_sig_shift(a)
+    return w_sig * a_sig, w_sh + a_sh, wf[15] ^ a[15]
+
+
+def fp16_signed_term(p: Value, sh: Value, neg: Value) -> Value:
+    """The exact signed product ``±(p << sh)`` (LSB 2**-48) to add into the accumulator."""
+    return Mux(neg, -(p << sh), p << sh)
+
+
 def _split(core: Module, readout: Module) -> Module:
     """Per-product datapath and readout as two Verilog modules (area reported per module)."""
     top = Module()
@@ -48,7 +76,9 @@ def _split(core: Module, readout: Module) -> Module:
 
 
 class DequantFirstPE(StreamPE):
-    """W(k)A8 dequantize-first PE with INT8 x INT8 multiplier (parameters: ``k``, ``out``)."""
+    """W(k)A8 dequantize-first PE with INT8 x INT8 multiplier (parameters: ``k``, ``out``,
+    ``readout``: the tensor-scale multiply as a ``*`` or serial shift-and-add, see
+    :class:`~mixforge.hw.pe.specs.DequantFirstSpec`)."""
 
     def __init__(self, *, spec: DequantFirstSpec | None = None, **params: object):
         sp = spec if spec is not None else DequantFirstSpec(**params)
@@ -57,7 +87,12 @@ class DequantFirstPE(StreamPE):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         sp: DequantFirstSpec = self._spec
-        adv = self._adv(m)
+        serial = sp.readout == "serial"
+        if serial:  # a busy readout unit holds stages 1-3 (and i.ready) at a sequence's end
+            adv, go, free = Signal(name="adv"), Signal(name="go"), Signal(name="ro_free")
+            m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(go)]
+        else:
+            adv = go = self._adv(m)
         pl = self.i.payload
         v = [Signal(name=f"v{i}") for i in range(5)]
         last = [Signal(name=f"last{i}") for i in range(4)]
@@ -69,13 +104,16 @@ class DequantFirstPE(StreamPE):
         acc, r4 = Signal(signed(DQ_ACC_BITS), name="acc"), Signal(signed(DQ_ACC_BITS), name="r4")
         t = Signal(signed(18), name="t")
         m.d.comb += t.eq(d1 * sm1)
-        with m.If(adv):
+        if serial:
+            m.d.comb += go.eq(adv & ~(v[2] & last[2] & ~free))
+        with m.If(go):
             m.d.sync += [v[0].eq(self.i.valid), d1.eq(pl.w.as_signed() - pl.zero.as_signed()),
                          sm1.eq(pl.sm), a1.eq(pl.a), last[0].eq(pl.last), ts[0].eq(pl.tscale),
                          v[1].eq(v[0]), w8.eq(Mux(t > 127, 127, Mux(t < -128, -128, t))),
                          a2.eq(a1), last[1].eq(last[0]), ts[1].eq(ts[0]),
-                         v[2].eq(v[1]), p3.eq(w8 * a2), last[2].eq(last[1]), ts[2].eq(ts[1]),
-                         v[3].eq(v[2] & last[2])]
+                         v[2].eq(v[1]), p3.eq(w8 * a2), last[2].eq(last[1]), ts[2].eq(ts[1])]
+            if not serial:
+                m.d.sync += v[3].eq(v[2] & last[2])
             with m.If(v[2]):
                 m.d.sync += [ts[3].eq(ts[2])]
                 with m.If(last[2]):
@@ -83,10 +121,19 @@ class DequantFirstPE(StreamPE):
                 with m.Else():
                     m.d.sync += acc.eq(acc + p3)
         core, m = m, Module()  # readout (tensor scale + rounding) as its own Verilog module
-        sig, sh = _fp16_sig_shift(ts[3])
         x = Signal(signed(DQ_ACC_BITS + 12 + 31), name="scaled")
-        m.d.comb += x.eq(Mux(ts[3][15], -(sig * r4), sig * r4) << sh)
-        rounded = round_to_float(m, x, lsb=-24, fmt=sp.out, nan=ts[3][10:15] == 0x1F, name="rd",
+        if serial:  # tscale x acc by shifted adds (one bit, then one digit per cycle)
+            sc = serial_scale(m, acc=(acc + p3)[:DQ_ACC_BITS].as_signed(), tscale=ts[2],
+                              load=go & v[2] & last[2], enable=adv, out_bits=len(x),
+                              digit=SERIAL_DIGIT, name="ro")
+            assert sc.cycles == sp.group_cycles, (sc.cycles, sp.group_cycles)
+            m.d.comb += [free.eq(sc.free), v[3].eq(sc.valid), x.eq(sc.value)]
+            ts3 = sc.tscale
+        else:
+            sig, sh = _fp16_sig_shift(ts[3])
+            ts3 = ts[3]
+            m.d.comb += x.eq(Mux(ts3[15], -(sig * r4), sig * r4) << sh)
+        rounded = round_to_float(m, x, lsb=-24, fmt=sp.out, nan=ts3[10:15] == 0x1F, name="rd",
                                  stage=enabled_stage(m, adv))
         with m.If(adv):
             m.d.sync += [v[4].eq(v[3]), self.o.valid.eq(v[4]), self.o.payload.eq(rounded)]
@@ -109,33 +156,28 @@ class FP16MacPE(StreamPE):
         last = [Signal(name=f"last{i}") for i in range(3)]
         bad = [Signal(name=f"bad{i}") for i in range(3)]
         # stage 1: s * (w - z) exactly, on the 2**-24 grid
-        s_sig, s_sh = _fp16_sig_shift(pl.scale)
-        d = Signal(signed(10), name="wz")
-        m.d.comb += d.eq(pl.w.as_signed() - pl.zero.as_signed())
         x1, a1 = Signal(signed(52), name="x1"), Signal(16, name="a1")
         # stage 2: round to fp16 (the dequantised weight)
-        x_mag = Signal(signed(52), name="x_mag")
-        m.d.comb += x_mag.eq((s_sig * d) << s_sh)
         wf = round_to_float(m, x1, lsb=-24, fmt="float16", name="wq")
         wf2, a2 = Signal(16, name="wf2"), Signal(16, name="a2")
         # stage 3: fp16 x fp16 product and exponent sum
-        w_sig, w_sh = _fp16_sig_shift(wf2)
-        a_sig, a_sh = _fp16_sig_shift(a2)
+        prod, shift, neg = fp16_product(wf2, a2)
         p3, sh3, n3 = Signal(22, name="p3"), Signal(6, name="sh3"), Signal(name="n3")
         # stage 4: exact accumulation
         acc = Signal(signed(FP16MAC_ACC_BITS), name="acc")
         r4 = Signal(signed(FP16MAC_ACC_BITS), name="r4")
         nan, rn4 = Signal(name="acc_nan"), Signal(name="rn4")
         term = Signal(signed(FP16MAC_ACC_BITS), name="term")
-        m.d.comb += term.eq(Mux(n3, -(p3 << sh3), p3 << sh3))
+        m.d.comb += term.eq(fp16_signed_term(p3, sh3, n3))
         with m.If(adv):
-            m.d.sync += [v[0].eq(self.i.valid), x1.eq(Mux(pl.scale[15], -x_mag, x_mag)),
-                         a1.eq(pl.a), last[0].eq(pl.last), bad[0].eq(pl.scale[10:15] == 0x1F),
+            m.d.sync += [v[0].eq(self.i.valid),
+                         x1.eq(fp16_scaled_weight(pl.w, pl.zero, pl.scale)),
+                         a1.eq(pl.a), last[0].eq(pl.last), bad[0].eq(fp16_nonfinite(pl.scale)),
                          v[1].eq(v[0]), wf2.eq(wf), a2.eq(a1), last[1].eq(last[0]),
-                         bad[1].eq(bad[0] | (a1[10:15] == 0x1F)),
-                         v[2].eq(v[1]), p3.eq(w_sig * a_sig), sh3.eq(w_sh + a_sh),
-                         n3.eq(wf2[15] ^ a2[15]), last[2].eq(last[1]),
-                         bad[2].eq(bad[1] | (wf2[10:15] == 0x1F)),
+                         bad[1].eq(bad[0] | fp16_nonfinite(a1)),
+                         v[2].eq(v[1]), p3.eq(prod), sh3.eq(shift),
+                         n3.eq(neg), last[2].eq(last[1]),
+                         bad[2].eq(bad[1] | fp16_nonfinite(wf2)),
                          v[3].eq(v[2] & last[2])]
             with m.If(v[2]):
                 with m.If(last[2]):

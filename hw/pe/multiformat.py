@@ -49,7 +49,8 @@ from mixforge.hw.pe.specs import MultiFormatSpec, SharedQuireSpec
 from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB
 
-__all__ = ["Mode", "MultiFormatMAC", "SharedQuireMAC", "multiformat_layout"]
+__all__ = ["Mode", "MultiFormatMAC", "SharedQuireMAC", "multiformat_layout", "decode_word",
+           "lane_sig_widths", "lane_products", "quire_term"]
 
 
 class Mode(enum.Enum, shape=2):  # type: ignore[call-arg]
@@ -174,45 +175,19 @@ class _MacBase(StreamPE):
         v3, l3, md3 = Signal(name="v3"), Signal(name="l3"), Signal(Mode, name="mode3")
         with m.If(adv):
             m.d.sync += [v3.eq(v2), l3.eq(l2), md3.eq(md2)]
-        products = self._shared_products(m, dec, md2) if self._shared else [
-            d[2] * d[5] for d in dec]
+        prods = lane_products(m, dec, md2, shared=self._shared)
         prod_regs = []
-        for j, (lane, d) in enumerate(zip(lanes, dec, strict=True)):
-            pe_, pm, pn = (Signal(signed(9), name=f"p{j}_e"),
-                           Signal(signed(2 * lane.sig_w + 1), name=f"p{j}_m"),
+        for j, (lane, (ce, cm, cn)) in enumerate(zip(lanes, prods, strict=True)):
+            pe_, pm, pn = (Signal.like(ce, name=f"p{j}_e"), Signal.like(cm, name=f"p{j}_m"),
                            Signal(name=f"p{j}_nar"))
             prod_regs.append((pe_, pm, pn))
-            with m.If(adv & v2 & self._uses(md2, lane)):
-                off = self._exp_offset(md2, j) if self._shared else 0
-                m.d.sync += [pe_.eq(d[1] + d[4] + off),
-                             pm.eq(Mux(d[0] ^ d[3], -products[j], products[j])), pn.eq(d[6])]
+            with m.If(adv & v2 & _MacBase._uses(md2, lane)):
+                m.d.sync += [pe_.eq(ce), pm.eq(cm), pn.eq(cn)]
 
         # stage 4: align each lane (a signed left shift), sum a group's lanes in its narrow
         # window, put exactly one group into the quire through one 2-input adder, accumulate
         acc, nan = Signal(signed(QUIRE_BITS), name="quire"), Signal(name="quire_nar")
-        nar_now: Value = Const(0, 1)
-        aligned: list[tuple[int, Value]] = []  # (quire bit of bit 0, signed aligned value)
-        for j, (lane, (pe_, pm, pn)) in enumerate(zip(lanes, prod_regs, strict=True)):
-            lo, hi = lane.exp_range
-            emin, emax = 2 * lo, 2 * hi
-            sh = Signal(range(emax - emin + 1), name=f"al{j}_sh")
-            m.d.comb += sh.eq((pe_ - emin).as_unsigned()[: len(sh)])
-            wide = Signal(signed(len(pm) + emax - emin), name=f"al{j}_wide")
-            m.d.comb += wide.eq(pm << sh)
-            aligned.append((emin - QUIRE_LSB, wide))
-            nar_now = nar_now | (self._uses(md3, lane) & pn)
-        sel = Signal(signed(QUIRE_BITS), name="quire_in")
-        if self._shared:
-            self._shared_groups(m, aligned, md3, sel)
-        else:
-            groups = []
-            for g, members in enumerate(self._groups(lanes)):
-                placed = self._group_sum(m, [aligned[j] for j in members], f"grp{g}")
-                groups.append((placed, self._uses(md3, lanes[members[0]])))
-            pick: Value = Const(0, signed(QUIRE_BITS))
-            for placed, use_g in groups:
-                pick = Mux(use_g, placed, pick)
-            m.d.comb += sel.eq(pick)
+        sel, nar_now = quire_term(m, prod_regs, md3, shared=self._shared)
         acc_next = Signal(signed(QUIRE_BITS), name="quire_next")
         m.d.comb += acc_next.eq(acc + sel)
         v4, r4, rn4 = Signal(name="v4"), Signal(signed(QUIRE_BITS), name="r4"), Signal(name="rn4")
@@ -256,11 +231,12 @@ class _MacBase(StreamPE):
         m.d.comb += placed.eq(gsum[-lo_b:].as_signed() if lo_b < 0 else (gsum << lo_b))
         return placed
 
-    def _shared_groups(self, m: Module, aligned: list[tuple[int, Value]], mode: Value,
-                       sel: Signal) -> None:
+    @staticmethod
+    def _shared_groups(m: Module, aligned: list[tuple[int, Value]], mode: Value,
+                       sel: Signal, prefix: str = "") -> None:
         """posit16: lane 0 alone; other modes: lane 0's window slice + the active lanes 1-3."""
         off0, wide0 = aligned[0]
-        wide_q = Signal(signed(QUIRE_BITS), name="grp_wide_q")
+        wide_q = Signal(signed(QUIRE_BITS), name=f"{prefix}grp_wide_q")
         m.d.comb += wide_q.eq(wide0[-off0:].as_signed() if off0 < 0 else wide0 << off0)
         # lane 0 in FP4 / posit4 / posit8 modes: exponents -11..4 (posit8 sig LSB .. posit4)
         lo0 = 2 * min(_FMT[f][2] for f in ("fp4", "p4", "p8")) - QUIRE_LSB
@@ -269,7 +245,7 @@ class _MacBase(StreamPE):
         p8 = mode == Mode.P8X2  # lanes 2-3 are idle (and hold stale values) in posit8 mode
         terms = [(lo0, slice0), aligned[1],
                  *((off, Mux(p8, 0, v)) for off, v in aligned[2:])]
-        narrow_q = self._group_sum(m, terms, "grp_narrow")
+        narrow_q = _MacBase._group_sum(m, terms, f"{prefix}grp_narrow")
         m.d.comb += sel.eq(Mux(mode == Mode.P16X1, wide_q, narrow_q))
 
     @staticmethod
@@ -307,7 +283,8 @@ class _MacBase(StreamPE):
             off = Mux(mode == md, 2 * lsb, off)
         return off
 
-    def _groups(self, lanes: list[_Lane]) -> list[list[int]]:
+    @staticmethod
+    def _groups(lanes: list[_Lane]) -> list[list[int]]:
         """Separate units: each format's lanes are summed together in a narrow window."""
         by_fmt: dict[str, list[int]] = {}
         for j, lane in enumerate(lanes):
@@ -331,10 +308,11 @@ class _MacBase(StreamPE):
         return decode_posit(m, field, n=n, es=es, name=name)
 
     @staticmethod
-    def _shared_products(m: Module, dec: list, mode: Value) -> list[Value]:
+    def _shared_products(m: Module, dec: list, mode: Value, prefix: str = "") -> list[Value]:
         """One 13x13 partial-product array, rows masked per mode so lanes never mix."""
-        av, bv = Signal(_MUL_W, name="mul_a"), Signal(_MUL_W, name="mul_b")
-        masks = [Signal(_MUL_W, name=f"mul_mask{i}") for i in range(_MUL_W)]
+        av, bv = (Signal(_MUL_W, name=f"{prefix}mul_a"),
+                  Signal(_MUL_W, name=f"{prefix}mul_b"))
+        masks = [Signal(_MUL_W, name=f"{prefix}mul_mask{i}") for i in range(_MUL_W)]
 
         def slot(j: int, k: int, md: Any) -> Value:  # lane j's significand slice in mode md
             lsb = _SLOT_LSB.get(j, {}).get(md, 0)
@@ -354,7 +332,7 @@ class _MacBase(StreamPE):
                         owner = [o for o in offs if o <= i < o + width]
                         mask = (((1 << width) - 1) << owner[0]) if owner else 0
                         m.d.comb += masks[i].eq(mask)
-        prod = Signal(2 * _MUL_W, name="mul_p")
+        prod = Signal(2 * _MUL_W, name=f"{prefix}mul_p")
         m.d.comb += prod.eq(sum((Mux(bv[i], av & masks[i], 0) << i for i in range(_MUL_W)),
                                 Const(0, 2 * _MUL_W)))
         out: list[Value] = []
@@ -383,3 +361,70 @@ class SharedQuireMAC(_MacBase):
     per format and lane, the active format's lane sum muxed into the shared quire and readout."""
 
     _shared = False
+
+
+# ------------------------------------------------------------------ builders (PE and array)
+
+
+def decode_word(m: Module, word: Value, mode: Value, *, name: str) -> list[Unpacked]:
+    """The shared design's four lane decoders of one 16-bit operand word (run-time ``mode``):
+    lane ``j`` -> (sign, exponent of the significand LSB, significand, NaR). A lane the mode does
+    not use decodes a meaningless value that :func:`lane_products` / :func:`quire_term` ignore."""
+    return [_MacBase._decode_shared(m, word, mode, j, f"{name}{j}") for j in range(4)]
+
+
+def lane_sig_widths(shared: bool = True) -> list[int]:
+    """Significand width of every physical lane (shared design: 13, 6, 2, 2)."""
+    return [lane.sig_w for lane in _lanes(shared)]
+
+
+def lane_products(m: Module, dec: list, mode: Value, *, shared: bool = True,
+                  name: str = "") -> list[tuple[Signal, Signal, Value]]:
+    """The MAC's stage 3, combinational: per lane ``(exponent of the product LSB, exact signed
+    product, NaR)`` from the decoded operands ``dec[j] = (sa, ea, ma, sb, eb, mb, nar)``.
+
+    Shared design: one mode-split 13x13 partial-product array; baseline: one ``*`` per lane.
+    """
+    lanes = _lanes(shared)
+    products = (_MacBase._shared_products(m, dec, mode, name) if shared
+                else [d[2] * d[5] for d in dec])
+    out: list[tuple[Signal, Signal, Value]] = []
+    for j, (lane, d) in enumerate(zip(lanes, dec, strict=True)):
+        e = Signal(signed(9), name=f"{name}pc{j}_e")
+        p = Signal(signed(2 * lane.sig_w + 1), name=f"{name}pc{j}_m")
+        off = _MacBase._exp_offset(mode, j) if shared else 0
+        m.d.comb += [e.eq(d[1] + d[4] + off), p.eq(Mux(d[0] ^ d[3], -products[j], products[j]))]
+        out.append((e, p, d[6]))
+    return out
+
+
+def quire_term(m: Module, prods: list[tuple[Value, Value, Value]], mode: Value, *,
+               shared: bool = True, name: str = "") -> tuple[Signal, Value]:
+    """The MAC's stage 4 before the accumulator: align every lane product (a signed left shift),
+    sum the active lanes in their narrow window and place exactly one group in the quire
+    (``QUIRE_BITS`` signed, LSB ``2**QUIRE_LSB``); plus the NaR of the active lanes."""
+    lanes = _lanes(shared)
+    nar_now: Value = Const(0, 1)
+    aligned: list[tuple[int, Value]] = []  # (quire bit of bit 0, signed aligned value)
+    for j, (lane, (pe_, pm, pn)) in enumerate(zip(lanes, prods, strict=True)):
+        lo, hi = lane.exp_range
+        emin, emax = 2 * lo, 2 * hi
+        sh = Signal(range(emax - emin + 1), name=f"{name}al{j}_sh")
+        m.d.comb += sh.eq((pe_ - emin).as_unsigned()[: len(sh)])
+        wide = Signal(signed(len(pm) + emax - emin), name=f"{name}al{j}_wide")
+        m.d.comb += wide.eq(pm << sh)
+        aligned.append((emin - QUIRE_LSB, wide))
+        nar_now = nar_now | (_MacBase._uses(mode, lane) & pn)
+    sel = Signal(signed(QUIRE_BITS), name=f"{name}quire_in")
+    if shared:
+        _MacBase._shared_groups(m, aligned, mode, sel, name)
+    else:
+        groups = []
+        for g, members in enumerate(_MacBase._groups(lanes)):
+            placed = _MacBase._group_sum(m, [aligned[j] for j in members], f"{name}grp{g}")
+            groups.append((placed, _MacBase._uses(mode, lanes[members[0]])))
+        pick: Value = Const(0, signed(QUIRE_BITS))
+        for placed, use_g in groups:
+            pick = Mux(use_g, placed, pick)
+        m.d.comb += sel.eq(pick)
+    return sel, nar_now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data
 
 from mixforge.hw.pe.arith import (
@@ -12,8 +12,8 @@ from mixforge.hw.pe.arith import (
     shift_add_product,
     ternary_product,
 )
-from mixforge.hw.pe.dequant import dequant_term
-from mixforge.hw.pe.specs import ShiftAddSpec
+from mixforge.hw.pe.dequant import dequant_term, serial_dequant
+from mixforge.hw.pe.specs import SERIAL_DIGIT, ShiftAddSpec
 from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import shift_add_arith
 
@@ -57,11 +57,16 @@ class ShiftAddPE(StreamPE):
         m = Module()
         sp = self._spec
         ar = shift_add_arith(k=sp.k, act=sp.act, group=sp.group)
-        adv = self._adv(m)
+        serial = sp.dequant == "serial"
         # per-product datapath (an array cell) | once-per-group dequant + readout (shareable)
         core, deq = Module(), Module()
+        if serial:  # the output stalls everything; a busy dequant unit stalls stages 1-2
+            adv, go, free = Signal(name="adv"), Signal(name="go"), Signal(name="unit_free")
+            m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(go)]
+        else:
+            adv = go = self._adv(m)
         pl = self.i.payload
-        take = self.i.valid & adv
+        take = self.i.valid & go
 
         # stage 1: product by shifted partial products, group counter
         if sp.act == "int8":
@@ -83,7 +88,7 @@ class ShiftAddPE(StreamPE):
         a1 = Signal(signed(ar.act), name="a1")
         s1, z1, l1, g1, b1 = (Signal(16, name="s1"), Signal(8, name="z1"), Signal(name="l1"),
                               Signal(name="g1"), Signal(name="b1"))
-        with core.If(adv):
+        with core.If(go):
             core.d.sync += [v1.eq(self.i.valid), p1.eq(prod), a1.eq(afx), s1.eq(pl.scale),
                          z1.eq(pl.zero), l1.eq(pl.last), g1.eq(gend), b1.eq(bad_a)]
         with core.If(take):
@@ -97,6 +102,22 @@ class ShiftAddPE(StreamPE):
                                                                       name="g_a")
         s2, z2 = Signal(16, name="s2"), Signal(8, name="z2")
         nwa, na = swa + p1, sa + a1
+        if serial:
+            m.d.comb += go.eq(adv & ~(v1 & g1 & ~free))
+            with core.If(go & v1):
+                with core.If(g1):
+                    core.d.sync += [swa.eq(0), sa.eq(0), gbad.eq(0)]
+                with core.Else():
+                    core.d.sync += [swa.eq(nwa), sa.eq(na), gbad.eq(gbad | b1)]
+            sd = serial_dequant(deq, ar=ar, swa=nwa, sa=na, scale=s1, zero=z1,
+                                bad=gbad | b1, last=l1, load=go & v1 & g1, enable=adv,
+                                digit=SERIAL_DIGIT, name="sd")
+            assert sd.cycles == sp.group_cycles, (sd.cycles, sp.group_cycles)
+            m.d.comb += free.eq(sd.free)
+            self._readout(m, deq, adv, sd.valid, sd.result, sd.nan, ar.acc_lsb)
+            m.submodules.core = core
+            m.submodules.dequant = deq
+            return m
         with core.If(adv):
             core.d.sync += v2.eq(v1 & g1)
             with core.If(v1):
@@ -126,12 +147,16 @@ class ShiftAddPE(StreamPE):
                 with deq.Else():
                     deq.d.sync += [acc.eq(acc_next), nan.eq(nan | b4)]
 
-        # stage 6-7: one rounding into the output format (normalise | round)
-        v6 = Signal(name="v6")
-        rounded = round_to_float(deq, r5, lsb=ar.acc_lsb, fmt=sp.out, nan=rn5, name="rd",
-                                 stage=enabled_stage(deq, adv))
-        with deq.If(adv):
-            deq.d.sync += [v6.eq(v5), self.o.valid.eq(v6), self.o.payload.eq(rounded)]
+        self._readout(m, deq, adv, v5, r5, rn5, ar.acc_lsb)
         m.submodules.core = core
         m.submodules.dequant = deq
         return m
+
+    def _readout(self, m: Module, deq: Module, adv: Value, v5: Value, r5: Value, rn5: Value,
+                 lsb: int) -> None:
+        """Stages 6-7: one rounding of ``r5`` into the output format (normalise | round)."""
+        v6 = Signal(name="v6")
+        rounded = round_to_float(deq, r5, lsb=lsb, fmt=self._spec.out, nan=rn5, name="rd",
+                                 stage=enabled_stage(deq, adv))
+        with deq.If(adv):
+            deq.d.sync += [v6.eq(v5), self.o.valid.eq(v6), self.o.payload.eq(rounded)]

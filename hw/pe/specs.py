@@ -14,6 +14,8 @@ A PE YAML file (``mixforge gen|verify|synth pe --config F``)::
       act: int8
       group: 128
       out: float32
+      dequant: parallel           # shift_add: parallel | serial (amortised multi-cycle unit);
+                                  # mul_dequant_first has readout: parallel | serial
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from typing import Any
 
 from mixforge.errors import ConfigError
 
-__all__ = ["ShiftAddSpec", "DequantFirstSpec", "FP16MacSpec", "MultiFormatSpec",
-           "SharedQuireSpec", "SeparateMacsSpec", "PESpec", "PEConfig", "SPEC_KINDS",
-           "load_pe_config", "pe_config_from_dict"]
+__all__ = ["SERIAL_DIGIT", "SERIAL_ZERO_CYCLES", "SERIAL_SCALE_CYCLES",
+           "SERIAL_READOUT_CYCLES", "ShiftAddSpec",
+           "DequantFirstSpec", "FP16MacSpec", "MultiFormatSpec", "SharedQuireSpec",
+           "SeparateMacsSpec", "PESpec", "PEConfig", "SPEC_KINDS", "load_pe_config",
+           "pe_config_from_dict"]
 
 _K_VALUES = (2, 3, 4, 8)
 _MAX_GROUP = 4096
@@ -48,13 +52,35 @@ def _check_choice(name: str, v: Any, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"must be one of {', '.join(choices)}, not {v!r}", path=name)
 
 
+#: Digit width (bits) of the serial dequantization unit's accumulator adder (a power of two).
+SERIAL_DIGIT = 8
+#: Cycles of the serial unit's zero-point phase (one bit of the int8 zero point per cycle) and
+#: of its scale phase (one bit of the 11-bit FP16 scale significand per cycle).
+SERIAL_ZERO_CYCLES, SERIAL_SCALE_CYCLES = 8, 11
+
+
 @dataclass(frozen=True)
 class ShiftAddSpec:
     """MixPE shift-and-add PE: k-bit weights x INT8/FP16 activations, group-wise late dequant.
 
-    ``ternary`` (k = 2 only) restricts weights to {-1, 0, +1}. ``latency`` counts clock edges
-    from the one accepting a sequence's ``last`` element to the one raising the output valid;
-    ``throughput`` is one product per cycle. Semantics: ``mixforge.models.pe.shift_add_pe``.
+    ``ternary`` (k = 2 only) restricts weights to {-1, 0, +1}. Semantics (both ``dequant``
+    styles, bit for bit): ``mixforge.models.pe.shift_add_pe``.
+
+    ``dequant``: ``parallel`` (full-rate pipelined dequantization, one group per cycle) or
+    ``serial`` (one multi-cycle unit with narrow adders works on a closed group for
+    :attr:`group_cycles` = S cycles while the next group accumulates at full rate; a group
+    that closes while the unit is still busy stalls the input, ``i.ready`` low, until it is
+    free). Timing, all counted in clock edges at full rate (input always valid, output always
+    ready):
+
+    * ``latency``: from the edge accepting a sequence's ``last`` element to the one capturing
+      the output (the PE raises ``o.valid`` one edge earlier), when the dequant unit was idle
+      (always so for ``parallel``). A group closing while the unit is busy waits for it first.
+    * ``throughput``: products per cycle in steady state for groups of ``group`` products,
+      ``group / max(group, S)`` (1.0 for ``parallel``, and for ``serial`` whenever
+      ``group >= S``).
+    * :meth:`full_rate_stamps` gives the exact accept / output edges of any sequence; the
+      testbench checks every full-rate run against it.
     """
 
     k: int = 4
@@ -62,6 +88,7 @@ class ShiftAddSpec:
     group: int = 128
     out: str = "float32"
     ternary: bool = False
+    dequant: str = "parallel"
 
     def __post_init__(self) -> None:
         _check_int("k", self.k, _K_VALUES)
@@ -72,29 +99,128 @@ class ShiftAddSpec:
             raise ConfigError(f"must be true or false, not {self.ternary!r}", path="ternary")
         if self.ternary and self.k != 2:
             raise ConfigError(f"ternary weights need k = 2, not {self.k}", path="ternary")
+        _check_choice("dequant", self.dequant, ("parallel", "serial"))
 
     kind = "shift_add"
-    latency = 7
-    throughput = 1.0
+
+    @property
+    def serial_digits(self) -> int:
+        """Accumulator digits the serial unit adds one per cycle (0 for ``parallel``)."""
+        if self.dequant != "serial":
+            return 0
+        from mixforge.models.pe import shift_add_arith
+
+        acc = shift_add_arith(k=self.k, act=self.act, group=self.group).acc
+        return -(-acc // SERIAL_DIGIT)
+
+    @property
+    def group_cycles(self) -> int:
+        """S: cycles the dequantization unit spends on one group (its initiation interval)."""
+        if self.dequant != "serial":
+            return 1
+        return SERIAL_ZERO_CYCLES + SERIAL_SCALE_CYCLES + self.serial_digits
+
+    @property
+    def latency(self) -> int:
+        return 7 if self.dequant != "serial" else self.group_cycles + 4
+
+    @property
+    def throughput(self) -> float:
+        return self.group / max(self.group, self.group_cycles)
+
+    def full_rate_stamps(self, last: Any) -> tuple[list[int], list[int]]:
+        """Accept edges of every element and capture edges of every output at full rate.
+
+        ``last``: one flag per element (the final element must be ``last``); edges count from
+        0 (the first element is accepted at edge 0, the unit idle). An element that closes a
+        group (``group`` products or ``last``) hands the group to the dequant unit at the next
+        edge at which the unit can take it (at least ``group_cycles`` edges after the previous
+        hand-over), and the next element is accepted at that same edge; a sequence's output is
+        captured ``latency - 1`` edges after its last group's hand-over.
+        """
+        g = self.group
+        ends, cnt = [], 0
+        for flag in last:
+            ends.append(bool(flag) or cnt == g - 1)
+            cnt = 0 if ends[-1] else cnt + 1
+        return _stall_stamps(last, ends, depth=1, interval=self.group_cycles,
+                             latency=self.latency)
+
+
+def _stall_stamps(last: Any, ends: list[bool], *, depth: int, interval: int, latency: int
+                  ) -> tuple[list[int], list[int]]:
+    """Full-rate handshake edges of a pipeline whose stage ``depth - 1`` hands closing
+    elements (``ends``) to a unit that takes one every ``interval`` edges at most; the whole
+    input pipeline holds while such an element waits. Outputs (at ``last``) are captured
+    ``latency - depth`` edges after the hand-over (``latency`` when the unit was idle)."""
+    n = len(ends)
+    slots: list[int | None] = [None] * depth   # element index per input stage
+    ins: list[int] = []
+    outs: list[int] = []
+    free, e = 0, 0
+    while len(ins) < n or any(x is not None for x in slots):
+        head = slots[-1]
+        if head is not None and ends[head] and e < free:
+            e += 1  # the unit is busy: everything up to the handing stage holds
+            continue
+        if head is not None and ends[head]:
+            free = e + interval
+            if last[head]:
+                outs.append(e + latency - depth)
+        nxt = len(ins) if len(ins) < n else None
+        if nxt is not None:
+            ins.append(e)
+        slots = [nxt, *slots[:-1]]
+        e += 1
+    return ins, outs
+
+
+#: Edges the baseline's serial tensor-scale unit spends per output: 11 multiply steps, then
+#: the 75-bit scaled value one SERIAL_DIGIT-bit digit per cycle.
+SERIAL_READOUT_CYCLES = 11 + -(-75 // SERIAL_DIGIT)
 
 
 @dataclass(frozen=True)
 class DequantFirstSpec:
     """Baseline (W4A8 without mpGEMM): per element ``w8 = sat8((w - z) * sm)``, INT8 x INT8.
 
-    Semantics: ``mixforge.models.pe.dequant_first_pe``.
+    Semantics: ``mixforge.models.pe.dequant_first_pe``. ``readout``: ``parallel`` (the
+    once-per-output tensor-scale multiply ``tscale * acc`` as a full-rate ``*``) or ``serial``
+    (``hw/pe/dequant.serial_scale``: a shift-and-add over the scale significand, one bit per
+    cycle, then the sign and exponent shift one 8-bit digit per cycle, as ShiftAddPE's serial
+    dequant unit does; the same parallel rounding after it). The per-element dequantization
+    and the INT8 x INT8 multiplier stay full-rate. ``serial``: a sequence's final element
+    waits in stage 3 while the readout unit is busy (:attr:`group_cycles` = 21 edges per
+    output; sequences of >= 21 elements run at one product per cycle); ``latency`` counts as
+    for ShiftAddSpec (unit idle); :meth:`full_rate_stamps` is the exact full-rate timing.
     """
 
     k: int = 4
     out: str = "float32"
+    readout: str = "parallel"
 
     def __post_init__(self) -> None:
         _check_int("k", self.k, _K_VALUES)
         _check_choice("out", self.out, ("float32", "float16"))
+        _check_choice("readout", self.readout, ("parallel", "serial"))
 
     kind = "mul_dequant_first"
-    latency = 6
     throughput = 1.0
+
+    @property
+    def group_cycles(self) -> int:
+        """Edges between two outputs' hand-overs to the readout unit (1: ``parallel``)."""
+        return SERIAL_READOUT_CYCLES if self.readout == "serial" else 1
+
+    @property
+    def latency(self) -> int:
+        return 6 + (SERIAL_READOUT_CYCLES if self.readout == "serial" else 0)
+
+    def full_rate_stamps(self, last: Any) -> tuple[list[int], list[int]]:
+        """Accept / output capture edges at full rate (see ``ShiftAddSpec.full_rate_stamps``;
+        here the sequence's final element is handed over from stage 3)."""
+        return _stall_stamps(last, [bool(x) for x in last], depth=3,
+                             interval=self.group_cycles, latency=self.latency)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,12 @@ they never hold the array up: every fold's ``last_output`` and ``gemm_cycles`` g
 fold periods (occupancy) are unchanged. (With MixPE dequantization only a tile's final group
 reaches ``o``; the earlier groups' ``last_output`` is the cycle their last row is accumulated
 at the edge, ``D`` after it left the array.)
+
+WS with MixPE dequantization at the bottom edge (``acc_depth`` set): the edge accumulates each
+row's K-fold sums in memories indexed by the row, one row per cycle, so it never stalls the
+array either: the schedule above with streams cut into M-chunks (``fold_streams``) and
+``D = 6`` (memory read 1, dequant 2, accumulate 1, rounding 2). Only a tile's final K-fold
+reaches ``o``.
 """
 
 from __future__ import annotations
@@ -99,6 +105,11 @@ class ArraySpec:
     dequant_latency
         Pipeline stages of the column edge units after the array (see the module docstring);
         0 for arrays that return their integer sums directly.
+    acc_depth
+        WS only (MixPE edge dequantization, ``hw/array/ws_edge.py``): depth of the per-row
+        accumulator memories at the bottom edge. M is cut into chunks of at most
+        ``acc_depth`` rows, outermost: every (M-chunk, N-tile, K-fold) is one fold streaming
+        the chunk's rows. ``None``: the whole M streams per fold.
     """
 
     rows: int
@@ -107,6 +118,7 @@ class ArraySpec:
     double_buffer: bool = False
     pe_latency: int = 0
     dequant_latency: int = 0
+    acc_depth: int | None = None
 
     def __post_init__(self) -> None:
         _check_pos("rows", self.rows)
@@ -125,6 +137,11 @@ class ArraySpec:
         d = self.dequant_latency
         if not isinstance(d, int) or isinstance(d, bool) or d < 0:
             raise ConfigError(f"must be an integer >= 0, not {d!r}", path="dequant_latency")
+        if self.acc_depth is not None:
+            _check_pos("acc_depth", self.acc_depth)
+            if self.dataflow != "ws":
+                raise ConfigError(f"needs the 'ws' dataflow, not {self.dataflow!r}",
+                                  path="acc_depth")
 
     # ---- tiling ---------------------------------------------------------------------------
     def _k_chunks(self, k: int, group_size: int | None) -> list[int]:
@@ -142,7 +159,10 @@ class ArraySpec:
         n_tiles = _ceil_div(n, self.cols)
         if self.dataflow == "ws":
             k_folds = sum(_ceil_div(c, self.rows) for c in chunks)
-            return [m] * (k_folds * n_tiles)
+            if self.acc_depth is None:
+                return [m] * (k_folds * n_tiles)
+            d = self.acc_depth  # M-chunks outermost, each streamed once per (N-tile, K-fold)
+            return [min(d, m - s) for s in range(0, m, d) for _ in range(k_folds * n_tiles)]
         return chunks * (_ceil_div(m, self.rows) * n_tiles)
 
     def folds(self, m: int, k: int, n: int, group_size: int | None = None) -> int:
@@ -210,6 +230,8 @@ class ArraySpec:
         f = len(streams)
         if self.dataflow == "os" or not self.double_buffer:
             return sum(self.fold_cycles(s, s, n) for s in streams) - 1 + self.dequant_latency
+        if streams[-1] != streams[0]:  # a shorter final M-chunk (acc_depth)
+            return self._ws_db_last_output(streams)
         # Double-buffered WS with a constant stream length: the max-plus recurrence is periodic
         # with period 2 after at most a few folds; extrapolate from a short prefix.
         head = 12
@@ -222,6 +244,40 @@ class ArraySpec:
         if rest % 2:
             base += sched[head].last_output - sched[head - 1].last_output
         return base
+
+    def _ws_db_last_output(self, streams: list[int]) -> int:
+        """Last output of double-buffered WS folds whose stream lengths come in runs (M-chunks).
+
+        Steps the recurrence of :meth:`_schedule` fold by fold on the state (load start, E_f,
+        E_{f-1}); inside a long run of equal lengths, once two consecutive two-fold differences
+        of the state agree, the max-plus recurrence (shift invariant) repeats them: the remaining
+        whole periods are skipped arithmetically. Equals ``_schedule(streams)[-1].last_output``.
+        """
+        r, c, lat = self.rows, self.cols, self.pe_latency
+        load, e1, e2 = 0, r + streams[0] - 1, None  # the first fold
+        hist: list[tuple[int, int, int]] = []
+        i, n = 1, len(streams)
+        run_end = [n] * n  # index after the run of equal lengths that holds fold i
+        for f in range(n - 2, -1, -1):
+            run_end[f] = run_end[f + 1] if streams[f + 1] == streams[f] else f + 1
+        while i < n:
+            s = streams[i]
+            if s != streams[i - 1]:
+                hist = []
+            nl = load + r if e2 is None else max(load + r, e2 + r + c - 1 + lat)
+            load, e1, e2 = nl, max(nl + r, e1 + 1) + s - 1, e1
+            run_left = run_end[i] - i - 1
+            i += 1
+            hist.append((load, e1, e2))
+            if len(hist) >= 4 and run_left >= 2:
+                d1 = [x - y for x, y in zip(hist[-1], hist[-3], strict=True)]
+                d2 = [x - y for x, y in zip(hist[-2], hist[-4], strict=True)]
+                if d1 == d2:
+                    j = run_left // 2
+                    load, e1, e2 = (v + j * d for v, d in zip((load, e1, e2), d1, strict=True))
+                    i += 2 * j
+                    hist = []
+        return e1 + r + c - 2 + lat + self.dequant_latency
 
     def ideal_cycles(self, m: int, k: int, n: int) -> int:
         """``ceil(M*K*N / (R*C))``: every PE busy every cycle."""

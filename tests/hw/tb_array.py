@@ -24,8 +24,14 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from mixforge.hw.array.config import ArrayConfig
-from mixforge.hw.array.reference import random_quant, reference_outputs
+from mixforge.hw.array.reference import (
+    _fp16_patterns,
+    random_multiformat,
+    random_quant,
+    reference_outputs,
+)
 from mixforge.hw.array.tiling import Fold, plan_gemm, unpack_output
+from mixforge.models.pe import MODE_LANES, MODES
 
 NAR_MARK = -(1 << 62)
 
@@ -113,7 +119,9 @@ class ArrayTB:
                 if mrow is not None:
                     for j, v in enumerate(vals):
                         key = (f.group, mrow, f.n0 + j)
-                        sums[key] = sums.get(key, 0) + v if self.ws else v
+                        # WS integer arrays add K-fold partial sums; float outputs are final
+                        sums[key] = (sums.get(key, 0) + v if self.ws and not cfg.float_out
+                                     else v)
                         nars[key] = nars.get(key, False) or nar[j]
                 out_row += 1
                 expect_last = out_row == len(f.out_rows)
@@ -135,6 +143,11 @@ class ArrayTB:
 
 def _operands(cfg: ArrayConfig, rng: np.random.Generator, m: int, k: int, n: int,
               nar: bool) -> tuple[np.ndarray, np.ndarray]:
+    if cfg.pe == "fp16_mac":  # FP16 activations, mostly of moderate magnitude, some Inf/NaN
+        a = _fp16_patterns(rng, (m, k), 0.02 if nar else 0.0)
+        a = np.where((rng.random((m, k)) < 0.8) & ((a >> 10) & 0x1F != 0x1F),
+                     (a & 0x83FF) | (rng.integers(6, 22, (m, k)) << 10), a)
+        return a, rng.integers(0, 1 << cfg.w_bits, (k, n))
     if cfg.pe != "posit8":
         return (rng.integers(0, 1 << cfg.a_bits, (m, k)), rng.integers(0, 1 << cfg.w_bits, (k, n)))
     out = []
@@ -159,16 +172,23 @@ async def gemm_shapes(dut):
     tb = ArrayTB(dut, cfg, rng, float(p.get("stall", 0.0)))
     await tb.reset()
     results, bad = [], []
-    for shape in p["shapes"]:
+    modes = p.get("modes") or list(MODES)  # multiformat: run-time mode per GEMM, cycled
+    for si, shape in enumerate(p["shapes"]):
         m, k, n = shape
         g = p.get("group_size")
-        a, w = _operands(cfg, rng, m, k, n, bool(p.get("nar", False)))
+        mode = modes[si % len(modes)] if cfg.pe == "multiformat" else None
+        if mode is not None:
+            sp = 0.02 if p.get("nar") else 0.0
+            a = random_multiformat(rng, mode, (m, k), special=sp)
+            w = random_multiformat(rng, mode, (k, n), special=sp)
+        else:
+            a, w = _operands(cfg, rng, m, k, n, bool(p.get("nar", False)))
         q = (random_quant(cfg, rng, k, n, special=float(p.get("special", 0.0)))
-             if cfg.float_out else None)
+             if cfg.float_out and mode is None else None)
         sums: dict = {}
         nars: dict = {}
-        log = await tb.run(plan_gemm(cfg, a, w, g, q), sums, nars)
-        ref = reference_outputs(cfg, a, w, g, q)
+        log = await tb.run(plan_gemm(cfg, a, w, g, q, mode=mode), sums, nars)
+        ref = reference_outputs(cfg, a, w, g, q, mode=mode)
         got = np.zeros_like(ref)
         for (gi, mi, ni), v in sums.items():
             if ni >= n:
@@ -177,10 +197,12 @@ async def gemm_shapes(dut):
         diff = np.argwhere(got != ref)
         if len(diff):
             gi, mi, ni = (int(x) for x in diff[0])
-            bad.append(f"GEMM {m}x{k}x{n}: {len(diff)} mismatches; first group {gi} C[{mi},{ni}]"
+            bad.append(f"GEMM {m}x{k}x{n}{' ' + mode if mode else ''}: {len(diff)} "
+                       f"mismatches; first group {gi} C[{mi},{ni}]"
                        f" got {int(got[gi, mi, ni]):#x} expected {int(ref[gi, mi, ni]):#x}")
         results.append({
             "M": m, "K": k, "N": n, "group_size": g, "mismatches": int(len(diff)),
+            "mode": mode, "lanes": MODE_LANES[mode][1] if mode else 1,
             "outputs": int(ref.size),
             "gemm_cycles": log.folds[-1].last_output - log.folds[0].load_start,
             "folds": [{"load_start": f.load_start, "stream_start": f.stream_start,

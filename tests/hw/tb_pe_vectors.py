@@ -3,29 +3,38 @@
 Not a cocotb module: plain NumPy, also imported by ``test_pe_fast.py`` without a simulator.
 
 Payloads are packed with the PEs' own input layouts (``shift_add_layout``, ``multiformat_layout``,
-...), so a layout change cannot silently desynchronise the testbench. Expected outputs:
+...), so a layout change cannot silently desynchronise the testbench. Expected outputs come from
+the batch forms of the reference models (``mixforge.models.pe.*_batch``: singles and
+accumulation sequences alike), which tests/models/test_pe_vectorised.py checks bit for bit
+against the scalar ``models.pe`` functions. Every run cross-checks them once more against the
+scalar functions themselves (:func:`cross_check`):
 
-* one-element sequences ("singles"): vectorised through ``mixforge.models.exact``
-  (``decode_exact`` / ``round_scaled``), following the documented semantics of the
-  ``mixforge.models.pe`` functions; every plan cross-checks a seeded sample (and all edge cases)
-  against the scalar ``models.pe`` functions themselves (:func:`cross_check`), so the fast
-  adapter can never drift from the reference;
-* accumulation sequences: the scalar ``models.pe`` functions, one call per sequence.
+* tables fixed by the PE parameters alone (exhaustive operand pairs, edge tables): every row,
+  once; the verified table is then kept in ``<cache>/expected/`` under a key of the models'
+  source, the spec and the packed payloads, and later runs compare against it;
+* random singles: every edge row and a seeded sample;
+* sequences: every short one (``n <= 32``) and two seeded long ones.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.random import default_rng  # (imported here, not lazily inside the timed suites)
 
 from mixforge.models import pe as ref
-from mixforge.models.exact import decode_exact, round_scaled
+from mixforge.toolchain import cache_dir
 
-__all__ = ["Suite", "plans", "cross_check", "FP16_EDGES", "P16_EDGES"]
+__all__ = ["Suite", "plans", "iter_plans", "cross_check", "FP16_EDGES", "P16_EDGES"]
 
 FP16_EDGES = [0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x83FF, 0x0400, 0x8400, 0x3C00, 0xBC00,
               0x3BFF, 0x3C01, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFE00, 0x5640,
@@ -40,14 +49,21 @@ FULL, LIGHT, HEAVY = (256, 256), (224, 208), (179, 154)
 
 I64 = np.int64
 
+#: An operand-column dict -> expected patterns (``last`` flags as the second argument).
+BatchModel = Callable[[dict[str, np.ndarray], np.ndarray | None], np.ndarray]
+#: The scalar models.pe function on the items ``[lo, hi)`` of the columns.
+ScalarModel = Callable[[dict[str, np.ndarray], int, int], int]
+
 
 @dataclass
 class Suite:
     """One batch of checks: packed input items, ``last`` flags, one expected output per last.
 
-    ``cols`` keeps the operand columns of singles (for the scalar cross-check and messages);
-    ``describe(j)`` names the operands of output ``j`` in hex; ``build_s`` is the (wall, CPU)
-    time spent computing the expectations and packing (the model's share of the run).
+    ``cols`` keeps the operand columns (for the scalar cross-check and messages) and
+    ``bounds[j]:bounds[j+1]`` the items of output ``j``; ``describe(j)`` names the operands of
+    output ``j`` in hex; ``build_s`` is the (wall, CPU) time spent computing the expectations
+    and packing (the model's share of the run). ``fixed``: the operands depend on the PE
+    parameters only (exhaustive and edge tables), so the verified table can be cached.
     """
 
     name: str
@@ -62,6 +78,9 @@ class Suite:
     scalar: Callable[[int], int] | None = None
     edges: int = 0
     cols: dict[str, np.ndarray] = field(default_factory=dict)
+    fixed: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    xcheck: str = ""
 
 
 # ----------------------------------------------------------------------------- packing helpers
@@ -104,17 +123,6 @@ def pack(layout: Any, **cols: Any) -> np.ndarray:
     return word
 
 
-def _s8(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x).astype(I64) & 0xFF
-    return np.where(x >= 128, x - 256, x)
-
-
-def _round(out: str, sig: np.ndarray, exp: np.ndarray, nan: np.ndarray) -> np.ndarray:
-    """``round_fixed`` of models/pe, vectorised: one rounding; NaN flag -> canonical NaN."""
-    code = round_scaled(out, np.asarray(sig, I64), np.asarray(exp, I64)).astype(np.uint64)
-    return np.where(nan, np.uint64(ref.nan_bits(out)), code)
-
-
 def _hexcols(cols: dict[str, np.ndarray], names: tuple[str, ...]) -> Callable[[int], str]:
     return lambda j: " ".join(f"{n}={int(cols[n][j]):#x}" for n in names)
 
@@ -129,62 +137,79 @@ def _exhaustive_rows(p: dict[str, Any], rng: np.random.Generator, n: int
     return np.sort(rng.choice(n, k, replace=False)), "sampled"
 
 
+@dataclass(frozen=True)
+class _Model:
+    """How one PE kind turns operand columns into payloads and expectations."""
+
+    names: tuple[str, ...]
+    packer: Callable[[dict[str, np.ndarray], Any], np.ndarray]
+    batch: BatchModel
+    scalar: ScalarModel
+
+
+def _suite(m: _Model, name: str, cols: dict[str, Any], last: np.ndarray | None,
+           rate: tuple[int, int], *, timing: bool = False, edges: int = 0, fixed: bool = False,
+           describe: Callable[[int], str] | None = None, hexnames: tuple[str, ...] = (),
+           t_start: tuple[float, float] | None = None) -> Suite:
+    """Build a suite: columns broadcast to one length, packed payloads, batch expectations."""
+    t0, c0 = t_start or (time.perf_counter(), time.process_time())
+    n = max(np.size(cols[x]) for x in m.names)
+    c = {x: np.ascontiguousarray(np.broadcast_to(np.asarray(cols[x], I64), (n,)))
+         for x in m.names}
+    exp = m.batch(c, last)
+    lastf = np.ones(n, bool) if last is None else np.asarray(last, bool)
+    items = m.packer(c, lastf)
+    bounds = np.r_[0, np.flatnonzero(lastf) + 1]
+    dt = (time.perf_counter() - t0, time.process_time() - c0)
+    return Suite(name, items, lastf, exp, describe or _hexcols(c, hexnames or m.names), n, rate,
+                 timing, dt, lambda j: m.scalar(c, int(bounds[j]), int(bounds[j + 1])), edges,
+                 c, fixed)
+
+
 # ----------------------------------------------------------------------------- ShiftAddPE
 
 
-def shift_add_singles(p: dict[str, Any], w: np.ndarray, a: np.ndarray, s: np.ndarray,
-                      z: np.ndarray) -> np.ndarray:
-    """Vectorised ``shift_add_pe([w], [a], [s], [z])``: ``round(s * (w - z) * a)``."""
-    wv = ref.decode_weight(w, k=p["k"], ternary=p["ternary"])
-    if p["act"] == "int8":
-        av, bad, lsb = _s8(a), np.zeros(len(a), bool), 0
-    else:
-        sig, exp, sp = decode_exact("float16", np.asarray(a, np.uint64))
-        av, bad, lsb = sig << (exp - ref.FP16_LSB), sp != 0, ref.FP16_LSB
-    s_sig, s_exp, s_sp = decode_exact("float16", np.asarray(s, np.uint64))
-    d = (wv - _s8(z)) * av  # |d| < 2**49 and |s_sig| < 2**11: exact in int64
-    return _round(p["out"], s_sig * d, s_exp + lsb, bad | (s_sp != 0))
+def _shift_add_model(p: dict[str, Any]) -> _Model:
+    lay = layout_of(p)
+    kw = {"k": p["k"], "act": p["act"], "group": p["group"], "out": p["out"],
+          "ternary": p["ternary"]}
+    return _Model(
+        ("w", "a", "s", "z"),
+        lambda c, last: pack(lay, w=c["w"], a=c["a"], scale=c["s"], zero=c["z"], last=last),
+        lambda c, last: ref.shift_add_pe_batch(c["w"], c["a"], c["s"], c["z"], last, **kw),
+        lambda c, lo, hi: ref.shift_add_pe(c["w"][lo:hi], c["a"][lo:hi], c["s"][lo:hi],
+                                           c["z"][lo:hi], **kw))
 
 
-def _shift_add_plans(p: dict[str, Any], rng: np.random.Generator) -> list[Suite]:
-    k, lay = p["k"], layout_of(p)
+def _shift_add_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[Suite]:
+    k, m = p["k"], _shift_add_model(p)
     n = int(p.get("vectors", 100_000))
-    out: list[Suite] = []
-
-    def singles(name: str, w: Any, a: Any, s: Any, z: Any, rate: tuple[int, int],
-                timing: bool = False, edges: int = 0) -> Suite:
-        t0, c0 = time.perf_counter(), time.process_time()
-        n_ = max(np.size(v) for v in (w, a, s, z))
-        cols = {x: np.broadcast_to(np.asarray(v, I64), (n_,))
-                for x, v in (("w", w), ("a", a), ("s", s), ("z", z))}
-        exp = shift_add_singles(p, cols["w"], cols["a"], cols["s"], cols["z"])
-        items = pack(lay, w=cols["w"], a=cols["a"], scale=cols["s"], zero=cols["z"], last=1)
-        dt = (time.perf_counter() - t0, time.process_time() - c0)
-        return Suite(name, items, np.ones(len(items), bool), exp,
-                     _hexcols(cols, ("w", "a") if name.startswith("products_WxA") else
-                              ("w", "a", "s", "z")), len(items), rate, timing, dt,
-                     lambda j: ref.shift_add_pe(
-                         [cols["w"][j]], [cols["a"][j]], [cols["s"][j]], [cols["z"][j]], k=k,
-                         act=p["act"], group=p["group"], out=p["out"], ternary=p["ternary"]),
-                     edges, cols)
-
     if p["act"] == "int8":
+        t0 = time.perf_counter(), time.process_time()
         rows, tag = _exhaustive_rows(p, rng, 256 << k)
         w, a = rows >> 8, rows & 0xFF
-        out.append(singles(f"products_WxA_{tag}", w, a, 0x3C00, 0, FULL, timing=True,
-                           edges=len(w)))
-        m = max(n // 10, 1000)
-        out.append(singles("scaled_random", rng.integers(0, 1 << k, m),
-                           rng.integers(0, 256, m), _scales(rng, m), _zeros(rng, m), LIGHT))
+        yield _suite(m, f"products_WxA_{tag}", {"w": w, "a": a, "s": 0x3C00, "z": 0}, None,
+                     FULL, timing=True, edges=len(w), fixed=tag == "exhaustive",
+                     hexnames=("w", "a"), t_start=t0)
+        t0 = time.perf_counter(), time.process_time()
+        r = max(n, 1000)  # the scale is a 16-bit operand: as many as the other random paths
+        yield _suite(m, "scaled_random", {"w": rng.integers(0, 1 << k, r),
+                                          "a": rng.integers(0, 256, r),
+                                          "s": _scales(rng, r), "z": _zeros(rng, r)},
+                     None, LIGHT, t_start=t0)
     else:
+        t0 = time.perf_counter(), time.process_time()
         w, a, s = (x.ravel() for x in np.meshgrid(np.arange(1 << k), FP16_EDGES, SCALE_EDGES,
                                                    indexing="ij"))
         z = np.where(np.arange(len(w)) % 3 == 0, 0x81, 0)
-        out.append(singles("fp16_edges", w, a, s, z, FULL, timing=True, edges=len(w)))
-        out.append(singles("fp16_random", rng.integers(0, 1 << k, n), rng.integers(0, 1 << 16, n),
-                           _scales(rng, n), _zeros(rng, n), LIGHT))
-    out.append(_shift_add_sequences(p, rng, lay))
-    return out
+        yield _suite(m, "fp16_edges", {"w": w, "a": a, "s": s, "z": z}, None, FULL,
+                     timing=True, edges=len(w), fixed=True, t_start=t0)
+        t0 = time.perf_counter(), time.process_time()
+        yield _suite(m, "fp16_random", {"w": rng.integers(0, 1 << k, n),
+                                        "a": rng.integers(0, 1 << 16, n),
+                                        "s": _scales(rng, n), "z": _zeros(rng, n)},
+                     None, LIGHT, t_start=t0)
+    yield _shift_add_sequences(p, rng, m)
 
 
 def _scales(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -200,11 +225,11 @@ def _zeros(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(rng.random(n) < 0.5, rng.integers(0, 256, n), 0)
 
 
-def _shift_add_sequences(p: dict[str, Any], rng: np.random.Generator, lay: Any) -> Suite:
+def _shift_add_sequences(p: dict[str, Any], rng: np.random.Generator, m: _Model) -> Suite:
     """Random sequences (1..1024): cancellations, zero points, output saturation."""
     k, g = p["k"], p["group"]
-    ws, as_, ss, zs, lasts, exp, desc = [], [], [], [], [], [], []
-    t_start, c_start = time.perf_counter(), time.process_time()
+    ws, as_, ss, zs, lasts, desc = [], [], [], [], [], []
+    t0 = time.perf_counter(), time.process_time()
     for q in range(int(p.get("sequences", 40))):
         n = int(rng.choice([1, 2, g - 1, g, g + 1, 2 * g, int(rng.integers(1, 1025))]))
         n = max(1, min(n, 1024))
@@ -220,71 +245,17 @@ def _shift_add_sequences(p: dict[str, Any], rng: np.random.Generator, lay: Any) 
         big = q % 7 == 3  # large scales: the output format saturates / overflows
         s = rng.integers(0x7000 if big else 0x0000, 0x7C00, n) | (rng.integers(0, 2, n) << 15)
         z = rng.integers(0, 256, n) if q % 2 else np.zeros(n, I64)
-        exp.append(ref.shift_add_pe(w, a, s, z, k=k, act=p["act"], group=g, out=p["out"],
-                                    ternary=p["ternary"]))
         ws.append(w), as_.append(a), ss.append(s), zs.append(z)
         lasts.append(np.arange(n) == n - 1)
         desc.append(f"sequence {q} (n={n}, w0={int(w[0]):#x} a0={int(a[0]):#x} "
                     f"s0={int(s[0]):#x} z0={int(z[0]):#x})")
-    last = np.concatenate(lasts)
-    items = pack(lay, w=np.concatenate(ws), a=np.concatenate(as_), scale=np.concatenate(ss),
-                 zero=np.concatenate(zs), last=last)
-    return Suite("sequences_backpressure", items, last, np.asarray(exp, np.uint64),
-                 desc.__getitem__, len(items), HEAVY, False,
-                 (time.perf_counter() - t_start, time.process_time() - c_start))
-
-
-def _exact_sum(sig: np.ndarray, shift: np.ndarray, bits: int) -> int:
-    """``sum(sig << shift)`` as an exact Python int, wrapped to ``bits`` (two's complement;
-    the models wrap after every element, which is the same modulo ``2**bits``)."""
-    acc = sum(x << h for x, h in zip(sig.tolist(), shift.tolist(), strict=True))
-    acc &= (1 << bits) - 1
-    return acc - (1 << bits) if acc >> (bits - 1) else acc
-
-
-def _seq_check(q: int, n: int) -> bool:
-    """Which sequences the vectorised sequence models are cross-checked on at run time (the
-    short ones: the scalar model costs ~10 us per product; ``test_pe_fast`` checks long
-    random sequences without a simulator)."""
-    return n <= 32
+    cat = {"w": np.concatenate(ws), "a": np.concatenate(as_), "s": np.concatenate(ss),
+           "z": np.concatenate(zs)}
+    return _suite(m, "sequences_backpressure", cat, np.concatenate(lasts), HEAVY,
+                  describe=desc.__getitem__, t_start=t0)
 
 
 # ----------------------------------------------------------------------------- baselines
-
-
-def dequant_first_singles(p: dict[str, Any], w: np.ndarray, a: np.ndarray, sm: np.ndarray,
-                          z: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """Vectorised ``dequant_first_pe`` of one element: ``ts * sat8((w - z) * sm) * a``."""
-    wv = ref.decode_weight(w, k=p["k"])
-    w8 = np.clip((wv - _s8(z)) * (np.asarray(sm, I64) & 0xFF), -128, 127)
-    sig, exp, sp = decode_exact("float16", np.asarray(ts, np.uint64))
-    return _round(p["out"], sig * (w8 * _s8(a)), exp, sp != 0)
-
-
-def fp16_mac_singles(p: dict[str, Any], w: np.ndarray, a: np.ndarray, s: np.ndarray,
-                     z: np.ndarray) -> np.ndarray:
-    """Vectorised ``fp16_mac_pe`` of one element: ``round(fp16(s * (w - z)) * a)``."""
-    wv = ref.decode_weight(w, k=p["k"])
-    s_sig, s_exp, s_sp = decode_exact("float16", np.asarray(s, np.uint64))
-    wf = round_scaled("float16", s_sig * (wv - _s8(z)), s_exp)
-    w_sig, w_exp, w_sp = decode_exact("float16", wf.astype(np.uint64))
-    a_sig, a_exp, a_sp = decode_exact("float16", np.asarray(a, np.uint64))
-    nan = (s_sp != 0) | (w_sp != 0) | (a_sp != 0)
-    return _round(p["out"], w_sig * a_sig, w_exp + a_exp, nan)
-
-
-def fp16_mac_sequence(p: dict[str, Any], w: np.ndarray, a: np.ndarray, s: np.ndarray,
-                      z: np.ndarray) -> int:
-    """``fp16_mac_pe`` of one sequence: per-element products vectorised (as in
-    :func:`fp16_mac_singles`), their exact sum in Python ints, one rounding."""
-    wv = ref.decode_weight(w, k=p["k"])
-    s_sig, s_exp, s_sp = decode_exact("float16", np.asarray(s, np.uint64))
-    wf = round_scaled("float16", s_sig * (wv - _s8(z)), s_exp)
-    w_sig, w_exp, w_sp = decode_exact("float16", wf.astype(np.uint64))
-    a_sig, a_exp, a_sp = decode_exact("float16", np.asarray(a, np.uint64))
-    nan = bool(((s_sp != 0) | (w_sp != 0) | (a_sp != 0)).any())
-    acc = _exact_sum(w_sig * a_sig, w_exp + a_exp - ref.FP16MAC_ACC_LSB, ref.FP16MAC_ACC_BITS)
-    return ref.round_fixed(p["out"], acc, ref.FP16MAC_ACC_LSB, nan=nan)
 
 
 def _baseline_random(p: dict[str, Any], rng: np.random.Generator, n: int) -> dict[str, Any]:
@@ -298,118 +269,60 @@ def _baseline_random(p: dict[str, Any], rng: np.random.Generator, n: int) -> dic
     return {"w": w, "a": a, "s": s, "z": rng.integers(0, 256, n)}
 
 
-def _baseline_plans(p: dict[str, Any], rng: np.random.Generator) -> list[Suite]:
-    k, lay, dq = p["k"], layout_of(p), p["kind"] == "mul_dequant_first"
-    names = ("w", "a", "sm", "z", "ts") if dq else ("w", "a", "s", "z")
+def _baseline_model(p: dict[str, Any]) -> _Model:
+    lay, k, o = layout_of(p), p["k"], p["out"]
+    if p["kind"] == "mul_dequant_first":
+        return _Model(
+            ("w", "a", "sm", "z", "ts"),
+            lambda c, last: pack(lay, w=c["w"], a=c["a"], sm=c["sm"], zero=c["z"],
+                                 tscale=c["ts"], last=last),
+            lambda c, last: ref.dequant_first_pe_batch(c["w"], c["a"], c["sm"], c["z"],
+                                                       c["ts"], last, k=k, out=o),
+            lambda c, lo, hi: ref.dequant_first_pe(c["w"][lo:hi], c["a"][lo:hi],
+                                                   c["sm"][lo:hi], c["z"][lo:hi],
+                                                   c["ts"][lo:hi], k=k, out=o))
+    return _Model(
+        ("w", "a", "s", "z"),
+        lambda c, last: pack(lay, w=c["w"], a=c["a"], scale=c["s"], zero=c["z"], last=last),
+        lambda c, last: ref.fp16_mac_pe_batch(c["w"], c["a"], c["s"], c["z"], last, k=k,
+                                              out=o),
+        lambda c, lo, hi: ref.fp16_mac_pe(c["w"][lo:hi], c["a"][lo:hi], c["s"][lo:hi],
+                                          c["z"][lo:hi], k=k, out=o))
 
-    def singles(name: str, cols: dict[str, Any], rate: tuple[int, int], timing: bool = False,
-                edges: int = 0) -> Suite:
-        t0, c0 = time.perf_counter(), time.process_time()
-        c = {x: np.broadcast_to(np.asarray(cols[x], I64), (len(cols["w"]),)) for x in names}
-        if dq:
-            exp = dequant_first_singles(p, c["w"], c["a"], c["sm"], c["z"], c["ts"])
-            items = pack(lay, w=c["w"], a=c["a"], sm=c["sm"], zero=c["z"], tscale=c["ts"],
-                         last=1)
 
-            def scalar(j: int) -> int:
-                return ref.dequant_first_pe([c["w"][j]], [c["a"][j]], [c["sm"][j]],
-                                            [c["z"][j]], [c["ts"][j]], k=k, out=p["out"])
-        else:
-            exp = fp16_mac_singles(p, c["w"], c["a"], c["s"], c["z"])
-            items = pack(lay, w=c["w"], a=c["a"], scale=c["s"], zero=c["z"], last=1)
-
-            def scalar(j: int) -> int:
-                return ref.fp16_mac_pe([c["w"][j]], [c["a"][j]], [c["s"][j]], [c["z"][j]],
-                                       k=k, out=p["out"])
-        dt = (time.perf_counter() - t0, time.process_time() - c0)
-        return Suite(name, items, np.ones(len(items), bool), exp, _hexcols(c, names),
-                     len(items), rate, timing, dt, scalar, edges, c)
-
+def _baseline_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[Suite]:
+    k, m, dq = p["k"], _baseline_model(p), p["kind"] == "mul_dequant_first"
     n = int(p.get("vectors", 100_000))
-    out = []
+    t0 = time.perf_counter(), time.process_time()
     if dq:
         rows, tag = _exhaustive_rows(p, rng, 256 << k)
         w, a = rows >> 8, rows & 0xFF
-        out.append(singles(f"products_WxA_{tag}",
-                           {"w": w, "a": a, "sm": 1, "z": 0, "ts": 0x3C00}, FULL, True, len(w)))
+        yield _suite(m, f"products_WxA_{tag}",
+                     {"w": w, "a": a, "sm": 1, "z": 0, "ts": 0x3C00}, None, FULL,
+                     timing=True, edges=len(w), fixed=tag == "exhaustive", t_start=t0)
     else:
         w, a, s = (x.ravel() for x in np.meshgrid(np.arange(1 << k), FP16_EDGES, SCALE_EDGES,
                                                    indexing="ij"))
-        out.append(singles("fp16_edges", {"w": w, "a": a, "s": s,
-                                          "z": np.where(np.arange(len(w)) % 3 == 0, 0x81, 0)},
-                           FULL, True, len(w)))
-    out.append(singles("products_random", _baseline_random(p, rng, n), LIGHT))
-    # sequences through the scalar model
-    lasts, exp, desc, cols = [], [], [], []
-    t_start, c_start = time.perf_counter(), time.process_time()
+        yield _suite(m, "fp16_edges", {"w": w, "a": a, "s": s,
+                                       "z": np.where(np.arange(len(w)) % 3 == 0, 0x81, 0)},
+                     None, FULL, timing=True, edges=len(w), fixed=True, t_start=t0)
+    t0 = time.perf_counter(), time.process_time()
+    yield _suite(m, "products_random", _baseline_random(p, rng, n), None, LIGHT,
+                 t_start=t0)
+    lasts, desc, cols = [], [], []
+    t0 = time.perf_counter(), time.process_time()
     for q in range(int(p.get("sequences", 40))):
-        m = int(rng.choice([1, 2, 128, int(rng.integers(1, 1025))]))
-        c = _baseline_random(p, rng, m)
-        if dq:
-            exp.append(ref.dequant_first_pe(c["w"], c["a"], c["sm"], c["z"], c["ts"], k=k,
-                                            out=p["out"]))
-        else:
-            exp.append(fp16_mac_sequence(p, c["w"], c["a"], c["s"], c["z"]))
-            if _seq_check(q, m):
-                want = ref.fp16_mac_pe(c["w"], c["a"], c["s"], c["z"], k=k, out=p["out"])
-                assert exp[-1] == want, f"fp16_mac_sequence {exp[-1]:#x} != models {want:#x}"
+        r = int(rng.choice([1, 2, 128, int(rng.integers(1, 1025))]))
+        c = _baseline_random(p, rng, r)
         cols.append(c)
-        lasts.append(np.arange(m) == m - 1)
-        desc.append(f"sequence {q} (n={m}, w0={int(c['w'][0]):#x} a0={int(c['a'][0]):#x})")
-    last = np.concatenate(lasts)
-    cat = {x: np.concatenate([c[x] for c in cols]) for x in names}
-    if dq:
-        items = pack(lay, w=cat["w"], a=cat["a"], sm=cat["sm"], zero=cat["z"],
-                     tscale=cat["ts"], last=last)
-    else:
-        items = pack(lay, w=cat["w"], a=cat["a"], scale=cat["s"], zero=cat["z"], last=last)
-    out.append(Suite("sequences_backpressure", items, last, np.asarray(exp, np.uint64),
-                     desc.__getitem__, len(items), HEAVY, False,
-                 (time.perf_counter() - t_start, time.process_time() - c_start)))
-    return out
+        lasts.append(np.arange(r) == r - 1)
+        desc.append(f"sequence {q} (n={r}, w0={int(c['w'][0]):#x} a0={int(c['a'][0]):#x})")
+    cat = {x: np.concatenate([c[x] for c in cols]) for x in m.names}
+    yield _suite(m, "sequences_backpressure", cat, np.concatenate(lasts), HEAVY,
+                 describe=desc.__getitem__, t_start=t0)
 
 
 # ----------------------------------------------------------------------------- MultiFormatMAC
-
-
-def multiformat_singles(out: str, mode: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Vectorised ``multiformat_mac(mode, [a], [b], out=out)``: exact lane-product sum, once
-    rounded (lane products are aligned to the row's smallest exponent: < 2**47 for every
-    <= 8-bit mode, a single product for posit16)."""
-    fmt, lanes, lw = ref.mac_lane_formats(ref.MODES[mode])
-    a = np.asarray(a, I64)
-    b = np.asarray(b, I64)
-    sigs, exps = [], []
-    nan = np.zeros(len(a), bool)
-    for j in range(lanes):
-        sa, ea, xa = decode_exact(fmt, ((a >> (j * lw)) & ((1 << lw) - 1)).astype(np.uint64))
-        sb, eb, xb = decode_exact(fmt, ((b >> (j * lw)) & ((1 << lw) - 1)).astype(np.uint64))
-        nan |= (xa != 0) | (xb != 0)
-        sigs.append(sa * sb)
-        exps.append(ea + eb)
-    emin = np.minimum.reduce(exps)
-    total = sum(s << (e - emin) for s, e in zip(sigs, exps, strict=True))
-    return _round(out, total, emin, nan)
-
-
-def multiformat_sequence(out: str, modes: list[int], a: list[int], b: list[int]) -> int:
-    """``multiformat_mac`` of one sequence: lane products vectorised per mode, their exact
-    sum in Python ints (the quire, wrapped to ``QUIRE_BITS``), one rounding."""
-    mo, av, bv = np.asarray(modes), np.asarray(a, I64), np.asarray(b, I64)
-    sigs, shifts, nan = [], [], False
-    for mode in np.unique(mo).tolist():
-        fmt, lanes, lw = ref.mac_lane_formats(ref.MODES[mode])
-        sel = mo == mode
-        for j in range(lanes):
-            fa = ((av[sel] >> (j * lw)) & ((1 << lw) - 1)).astype(np.uint64)
-            fb = ((bv[sel] >> (j * lw)) & ((1 << lw) - 1)).astype(np.uint64)
-            sa, ea, xa = decode_exact(fmt, fa)
-            sb, eb, xb = decode_exact(fmt, fb)
-            nan |= bool(((xa != 0) | (xb != 0)).any())
-            sigs.append(sa * sb)
-            shifts.append(ea + eb - ref.QUIRE_LSB)
-    acc = _exact_sum(np.concatenate(sigs), np.concatenate(shifts), ref.QUIRE_BITS)
-    return ref.round_fixed(out, acc, ref.QUIRE_LSB, nan=nan)
 
 
 def lane_words(i: np.ndarray, lanes: int, lw: int) -> tuple[np.ndarray, np.ndarray]:
@@ -425,50 +338,51 @@ def lane_words(i: np.ndarray, lanes: int, lw: int) -> tuple[np.ndarray, np.ndarr
     return a, b
 
 
-def _mac_model(p: dict[str, Any]) -> Callable[..., int]:
-    """The scalar reference of a multi-format kind (separate MACs read out the last element's
-    mode only; the shared-quire designs sum every mode)."""
-    return ref.separate_macs_mac if p["kind"] == "separate_macs" else ref.multiformat_mac
+def _mac_model(p: dict[str, Any]) -> _Model:
+    """The reference of a multi-format kind (separate MACs read out the last element's mode
+    only; the shared-quire designs sum every mode)."""
+    lay, o = layout_of(p), p["out"]
+    sep = p["kind"] == "separate_macs"
+    batch = ref.separate_macs_mac_batch if sep else ref.multiformat_mac_batch
+    scalar = ref.separate_macs_mac if sep else ref.multiformat_mac
+    return _Model(
+        ("a", "b", "m"),
+        lambda c, last: pack(lay, a=c["a"], b=c["b"], mode=c["m"], last=last),
+        lambda c, last: batch(c["m"], c["a"], c["b"], last, out=o),
+        lambda c, lo, hi: scalar([ref.MODES[x] for x in c["m"][lo:hi].tolist()],
+                                 c["a"][lo:hi].tolist(), c["b"][lo:hi].tolist(), out=o))
 
 
-def _multiformat_plans(p: dict[str, Any], rng: np.random.Generator) -> list[Suite]:
-    lay, outf, model = layout_of(p), p["out"], _mac_model(p)
-    out = []
-
-    def singles(name: str, mode: int, a: np.ndarray, b: np.ndarray, rate: tuple[int, int],
-                timing: bool = False, edges: int = 0) -> Suite:
-        t0, c0 = time.perf_counter(), time.process_time()
-        exp = multiformat_singles(outf, mode, a, b)
-        mname = ref.MODES[mode]
-        items = pack(lay, a=a, b=b, mode=mode, last=1)
-        dt = (time.perf_counter() - t0, time.process_time() - c0)
-        return Suite(name, items, np.ones(len(items), bool), exp,
-                     lambda j: f"mode={mname} a={int(a[j]):#x} b={int(b[j]):#x}", len(items),
-                     rate, timing, dt,
-                     lambda j: model(mname, [int(a[j])], [int(b[j])], out=outf),
-                     edges, {"a": a, "b": b})
-
+def _multiformat_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[Suite]:
+    m = _mac_model(p)
     for mode in (0, 1, 2):  # every operand pair of FP4, posit(4,1), posit(8,0) in every lane
-        _, lanes, lw = ref.mac_lane_formats(ref.MODES[mode])
+        t0 = time.perf_counter(), time.process_time()
+        mname = ref.MODES[mode]
+        _, lanes, lw = ref.mac_lane_formats(mname)
         rows, tag = _exhaustive_rows(p, rng, 1 << (2 * lw))
         a, b = lane_words(rows, lanes, lw)
-        out.append(singles(f"{tag}_{ref.MODES[mode]}", mode, a, b,
-                           FULL if mode == 0 else LIGHT, timing=mode == 0, edges=len(a)))
+        yield _suite(m, f"{tag}_{mname}", {"a": a, "b": b, "m": mode}, None,
+                     FULL if mode == 0 else LIGHT, timing=mode == 0, edges=len(a),
+                     fixed=tag == "exhaustive", t_start=t0,
+                     describe=lambda j, a=a, b=b, mname=mname:
+                     f"mode={mname} a={int(a[j]):#x} b={int(b[j]):#x}")
+    t0 = time.perf_counter(), time.process_time()
     ea, eb = (x.ravel().astype(I64) for x in np.meshgrid(P16_EDGES, P16_EDGES, indexing="ij"))
     n = int(p.get("vectors", 100_000))
     a = np.concatenate([ea, rng.integers(0, 1 << 16, n)])
     b = np.concatenate([eb, rng.integers(0, 1 << 16, n)])
-    out.append(singles("posit16_edges_random", 3, a, b, LIGHT, edges=len(ea)))
-    out.append(_multiformat_sequences(p, rng, lay))
-    return out
+    yield _suite(m, "posit16_edges_random", {"a": a, "b": b, "m": 3}, None, LIGHT,
+                 edges=len(ea), t_start=t0,
+                 describe=lambda j: f"mode=p16x1 a={int(a[j]):#x} b={int(b[j]):#x}")
+    yield _multiformat_sequences(p, rng, m)
 
 
-def _multiformat_sequences(p: dict[str, Any], rng: np.random.Generator, lay: Any) -> Suite:
+def _multiformat_sequences(p: dict[str, Any], rng: np.random.Generator, m: _Model) -> Suite:
     """Sequences (1..1024) whose mode switches between and within accumulations (separate
     MACs: within only every sixth sequence, checking that the last element's MAC is read)."""
-    model, sep = _mac_model(p), p["kind"] == "separate_macs"
-    As, Bs, Ms, lasts, exp, desc = [], [], [], [], [], []
-    t_start, c_start = time.perf_counter(), time.process_time()
+    sep = p["kind"] == "separate_macs"
+    As, Bs, Ms, lasts, desc = [], [], [], [], []
+    t0 = time.perf_counter(), time.process_time()
     for q in range(int(p.get("sequences", 40))):
         n = int(rng.choice([1, 2, 3, 16, int(rng.integers(1, 1025))]))
         if q % 3 == 0 or (sep and q % 6 != 5):  # one mode, switching between accumulations
@@ -487,58 +401,122 @@ def _multiformat_sequences(p: dict[str, Any], rng: np.random.Generator, lay: Any
         if q % 5 == 2:  # no NaR, so the sum itself is checked
             a = [x if x != 0x8000 else 0 for x in a]
             b = [x if x != 0x8000 else 0 for x in b]
-            modes = [m if m != 2 else 3 for m in modes]
-        names = [ref.MODES[x] for x in modes]
-        if sep:  # separate MACs: the scalar model (only the last element's mode counts)
-            exp.append(model(names, a, b, out=p["out"]))
-        else:
-            exp.append(multiformat_sequence(p["out"], modes, a, b))
-            if _seq_check(q, n):
-                want = model(names, a, b, out=p["out"])
-                assert exp[-1] == want, f"multiformat_sequence {exp[-1]:#x} != models {want:#x}"
+            modes = [mo if mo != 2 else 3 for mo in modes]
         As.append(a), Bs.append(b), Ms.append(modes)
         lasts.append(np.arange(n) == n - 1)
         desc.append(f"sequence {q} (n={n}, mode0={ref.MODES[modes[0]]} a0={a[0]:#x} "
                     f"b0={b[0]:#x})")
-    last = np.concatenate(lasts)
-    items = pack(lay, a=np.concatenate(As), b=np.concatenate(Bs), mode=np.concatenate(Ms),
-                 last=last)
-    return Suite("mixed_mode_sequences_backpressure", items, last, np.asarray(exp, np.uint64),
-                 desc.__getitem__, len(items), HEAVY, False,
-                 (time.perf_counter() - t_start, time.process_time() - c_start))
+    cat = {"a": np.concatenate(As), "b": np.concatenate(Bs), "m": np.concatenate(Ms)}
+    return _suite(m, "mixed_mode_sequences_backpressure", cat, np.concatenate(lasts), HEAVY,
+                  describe=desc.__getitem__, t_start=t0)
 
 
 # ----------------------------------------------------------------------------- entry points
 
 
-def plans(p: dict[str, Any]) -> list[Suite]:
-    """Every suite for the PE described by the testbench parameters ``p``."""
-    rng = np.random.default_rng(int(p.get("seed", 6)))
+def iter_plans(p: dict[str, Any]) -> Iterator[Suite]:
+    """Every suite for the PE described by the testbench parameters ``p``, built one at a
+    time (the testbench times each suite from the start of its construction)."""
+    rng = default_rng(int(p.get("seed", 6)))
     kind = p["kind"]
     if kind == "shift_add":
-        return _shift_add_plans(p, rng)
-    if kind in ("mul_dequant_first", "fp16_mac"):
-        return _baseline_plans(p, rng)
-    if kind in ("multiformat", "shared_quire", "separate_macs"):
-        return _multiformat_plans(p, rng)
-    raise ValueError(f"no fast-harness plan for PE kind {kind!r}")
+        suites = _shift_add_plans(p, rng)
+    elif kind in ("mul_dequant_first", "fp16_mac"):
+        suites = _baseline_plans(p, rng)
+    elif kind in ("multiformat", "shared_quire", "separate_macs"):
+        suites = _multiformat_plans(p, rng)
+    else:
+        raise ValueError(f"no fast-harness plan for PE kind {kind!r}")
+    for s in suites:
+        s.params = p
+        yield s
+
+
+def plans(p: dict[str, Any]) -> list[Suite]:
+    """:func:`iter_plans` as a list."""
+    return list(iter_plans(p))
+
+
+@lru_cache(maxsize=1)
+def _models_digest() -> bytes:
+    """Digest of the reference models' sources (a cached table is only valid for them)."""
+    from mixforge import models
+
+    h = hashlib.sha256()
+    for f in sorted(Path(models.__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.digest()
+
+
+def _table_key(p: dict[str, Any], s: Suite) -> str:
+    """Cache key of a fixed table: model sources, spec (every field that is not a run
+    setting), suite name, payloads."""
+    run = {"seed", "vectors", "sequences", "depth", "corrupt_expected", "sample", "exhaustive",
+           "latency"}
+    h = hashlib.sha256(_models_digest())
+    h.update(json.dumps({x: v for x, v in sorted(p.items()) if x not in run},
+                        sort_keys=True, default=str).encode())
+    h.update(s.name.encode() + np.ascontiguousarray(s.items, np.uint64).tobytes())
+    return h.hexdigest()[:24]
+
+
+def _table_dir() -> Path:
+    return cache_dir() / "expected"
 
 
 def cross_check(suite: Suite, rng: np.random.Generator, sample: int = 600,
-                edge_cap: int = 600) -> int:
-    """Compare the vectorised expectations of a singles suite with the scalar ``models.pe``
-    function on its first ``edge_cap`` edge rows and a seeded sample; raises AssertionError on
-    any difference. Returns the number of rows compared (0 for sequence suites: already
-    scalar)."""
-    if suite.scalar is None:
-        return 0
+                edge_cap: int = 600, long_sequences: int = 2, full_tables: bool = True) -> int:
+    """Compare the batch expectations of ``suite`` with the scalar ``models.pe`` function;
+    raises AssertionError on any difference. Returns the number of outputs compared now and
+    sets ``suite.xcheck`` to what was done:
+
+    * fixed tables (``suite.fixed``): ``"cached"`` when a table verified earlier under the same
+      key exists (and equals the batch result), else every row is compared and the verified
+      table is stored (``"all"``; no store when ``MIXFORGE_NO_TABLE_CACHE`` is set);
+    * singles: the first ``edge_cap`` edge rows and ``sample`` seeded random rows (``"sample"``);
+    * sequences: every sequence of at most 32 items and ``long_sequences`` seeded longer ones.
+
+    ``full_tables=False`` treats fixed tables like singles (no cache; for quick unit tests).
+    """
     n = len(suite.expected)
-    idx = np.arange(min(suite.edges, n, edge_cap))
-    if n > len(idx):
-        idx = np.union1d(idx, rng.choice(n, size=min(sample, n), replace=False))
+    if suite.scalar is None or n == 0:
+        return 0
+    fixed = suite.fixed and full_tables
+    path = _table_dir() / f"{_table_key(suite.params, suite)}.npy" if fixed else None
+    if path is not None and path.exists():
+        try:
+            table = np.load(path)
+        except (OSError, ValueError):
+            table = None
+        if table is not None and table.shape == suite.expected.shape:
+            assert (table == suite.expected).all(), (
+                f"{suite.name}: batch model differs from the verified table {path}")
+            suite.xcheck = "cached"
+            return 0
+    if fixed:
+        idx = np.arange(n)
+        suite.xcheck = "all"
+    elif len(suite.last) == n:  # singles
+        pick = np.zeros(n, bool)  # (no np.union1d: its lazy numpy.ma import costs 0.5 s)
+        pick[:min(suite.edges, edge_cap)] = True
+        pick[rng.choice(n, size=min(sample, n), replace=False)] = True
+        idx = np.flatnonzero(pick)
+        suite.xcheck = "sample"
+    else:
+        lens = np.diff(np.r_[0, np.flatnonzero(suite.last) + 1])
+        longer = np.flatnonzero(lens > 32)
+        pick = lens <= 32
+        pick[rng.choice(longer, size=min(long_sequences, len(longer)), replace=False)] = True
+        idx = np.flatnonzero(pick)
+        suite.xcheck = "sample"
     for j in idx.tolist():
         want = suite.scalar(j)
         got = int(suite.expected[j])
-        assert got == want, (f"{suite.name}: vectorised model {got:#x} != models.pe {want:#x} "
+        assert got == want, (f"{suite.name}: batch model {got:#x} != models.pe {want:#x} "
                              f"for {suite.describe(j)}")
+    if path is not None and not os.environ.get("MIXFORGE_NO_TABLE_CACHE"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, suite.expected)
+        os.replace(tmp, path)
     return len(idx)

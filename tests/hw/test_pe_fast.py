@@ -96,57 +96,64 @@ SPECS = [ShiftAddSpec(k=4, act="int8", group=128, out="float32"),
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
-def test_vectorised_expectations_match_scalar_models(spec: object) -> None:
-    """Every singles suite agrees with the scalar models/pe function on a seeded sample."""
-    suites = vec.plans(_params(spec, vectors=3000, sequences=4))
+def test_batch_expectations_match_scalar_models(spec: object) -> None:
+    """Every suite agrees with the scalar models/pe function on a seeded sample (the batch
+    forms themselves: tests/models/test_pe_vectorised.py)."""
+    suites = vec.plans(_params(spec, vectors=3000, sequences=6, exhaustive=False, sample=400))
     rng = np.random.default_rng(0)
-    checked = sum(vec.cross_check(s, rng, sample=300, edge_cap=300) for s in suites)
+    checked = sum(vec.cross_check(s, rng, sample=300, edge_cap=300, full_tables=False)
+                  for s in suites)
     assert checked >= 600
     for s in suites:
         assert len(s.expected) == int(s.last.sum()) and s.last[-1]
+        assert s.xcheck == "sample"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", [0, 1, 2])
-def test_multiformat_vectorised_exhaustive(mode: int) -> None:
-    """Every operand pair of every <= 8-bit mode: vectorised == scalar multiformat_mac."""
-    _, lanes, lw = ref.mac_lane_formats(ref.MODES[mode])
-    a, b = vec.lane_words(np.arange(1 << (2 * lw)), lanes, lw)
-    for out in ref.OUT_FORMATS:
-        got = vec.multiformat_singles(out, mode, a, b)
-        want = [ref.multiformat_mac(ref.MODES[mode], [int(x)], [int(y)], out=out)
-                for x, y in zip(a, b, strict=True)]
-        assert got.tolist() == want
+def test_fixed_tables_checked_in_full_then_cached(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exhaustive table is compared with the scalar model row by row once, stored, and
+    later runs compare the batch result with the stored table (a corrupt one fails)."""
+    monkeypatch.setenv("MIXFORGE_CACHE_DIR", str(tmp_path))
+    p = _params(DequantFirstSpec(k=4, out="float32"), vectors=100, sequences=2)
+    first = vec.plans(p)[0]
+    assert first.name == "products_WxA_exhaustive" and first.fixed
+    assert vec.cross_check(first, np.random.default_rng(0)) == 4096 and first.xcheck == "all"
+    stored = list((tmp_path / "expected").glob("*.npy"))
+    assert len(stored) == 1
+    again = vec.plans(p)[0]
+    assert vec.cross_check(again, np.random.default_rng(0)) == 0 and again.xcheck == "cached"
+    other = vec.plans({**p, "out": "float16"})[0]  # another spec: another key
+    assert vec.cross_check(other, np.random.default_rng(0)) == 4096
+    table = np.load(stored[0])
+    table[5] ^= np.uint64(1)
+    np.save(stored[0], table)
+    with pytest.raises(AssertionError, match="differs from the verified table"):
+        vec.cross_check(vec.plans(p)[0], np.random.default_rng(0))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("k,ternary", [(2, True), (3, False), (8, False)])
-def test_shift_add_vectorised_exhaustive(k: int, ternary: bool) -> None:
-    w, a = (x.ravel() for x in np.meshgrid(np.arange(1 << k), np.arange(256), indexing="ij"))
-    for out in ("float32", "float16"):
-        p = _params(ShiftAddSpec(k=k, act="int8", out=out, ternary=ternary))
-        got = vec.shift_add_singles(p, w, a, np.full(len(w), 0x3C00), np.zeros(len(w), int))
-        want = [ref.shift_add_pe([x], [y], [0x3C00], [0], k=k, act="int8", group=128, out=out,
-                                 ternary=ternary) for x, y in zip(w, a, strict=True)]
-        assert got.tolist() == want
+def test_cross_check_catches_a_wrong_expectation() -> None:
+    suites = vec.plans(_params(MultiFormatSpec(), vectors=500, sequences=4, exhaustive=False,
+                               sample=64))
+    for s in (suites[3], suites[4]):  # posit16 singles, sequences
+        s.expected = s.expected.copy()
+        j = 0 if s.name.startswith("posit16") else int(np.flatnonzero(
+            np.diff(np.r_[0, np.flatnonzero(s.last) + 1]) <= 32)[0])
+        s.expected[j] ^= np.uint64(1)
+        with pytest.raises(AssertionError, match="!= models.pe"):
+            vec.cross_check(s, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("out", ["float32", "float16", "posit16_es1"])
-def test_vectorised_sequence_models_match_scalar(out: str) -> None:
-    """Long random sequences (mixed modes, specials, weights/scales of every kind)."""
-    rng = np.random.default_rng(21)
-    for _ in range(12):
-        n = int(rng.integers(1, 1025))
-        modes = [int(x) for x in rng.integers(0, 4, n)]
-        a = [int(x) for x in rng.integers(0, 1 << 16, n)]
-        b = [int(x) for x in rng.integers(0, 1 << 16, n)]
-        assert vec.multiformat_sequence(out, modes, a, b) == ref.multiformat_mac(
-            [ref.MODES[m] for m in modes], a, b, out=out)
-        if out == "posit16_es1":
-            continue
-        w, x, s, z = (rng.integers(0, hi, n) for hi in (256, 1 << 16, 1 << 16, 256))
-        assert vec.fp16_mac_sequence({"k": 8, "out": out}, w, x, s, z) == ref.fp16_mac_pe(
-            w, x, s, z, k=8, out=out)
+def test_hex_files_round_trip(tmp_path: Path) -> None:
+    """The NumPy hex writer/reader; the reader also takes Icarus-style files (comments,
+    addresses, ragged widths)."""
+    words = np.random.default_rng(1).integers(0, 1 << 62, 5000).astype(np.uint64)
+    words[:3] = [0, 1, (1 << 62) - 1]
+    f = tmp_path / "w.hex"
+    tb_pe_fast._write_hex(str(f), words)
+    assert f.read_text().splitlines()[:2] == ["0" * 16, "0" * 15 + "1"]
+    assert (tb_pe_fast._read_hex(str(f)) == words).all()
+    f.write_text("// memory dump\n@0\n1A\n ff\n\n00000003 // tail\n")
+    assert tb_pe_fast._read_hex(str(f)).tolist() == [0x1A, 0xFF, 3]
 
 
 def test_lane_words_visit_every_pair_in_every_lane() -> None:

@@ -65,11 +65,12 @@ def test_latency_per_cycle(spec: ShiftAddSpec) -> None:
     assert res.tests == 1 and res.failed == 0, res.failures
 
 
+@pytest.mark.parametrize("dequant", ["parallel", "serial"])
 @pytest.mark.parametrize("act", ["int8", "fp16"])
-def test_no_multiplier_cell(act: str) -> None:
+def test_no_multiplier_cell(act: str, dequant: str) -> None:
     from mixforge.hw.export import to_verilog
 
-    text = to_verilog(ShiftAddPE(k=8, act=act, group=128, out="float32"), "sa")
+    text = to_verilog(ShiftAddPE(k=8, act=act, group=128, out="float32", dequant=dequant), "sa")
     log, out = run_yosys("read_verilog sa.v; proc; opt; tee -o stat.txt stat\n", {"sa.v": text})
     stat = out["stat.txt"].decode()
     assert "$add" in stat or "$sub" in stat or "$alu" in stat, stat
