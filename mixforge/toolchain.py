@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -221,6 +222,34 @@ def _build_key(sim: str, sources: Sequence[Path], toplevel: str, build_args: Seq
     return h.hexdigest()[:20]
 
 
+#: Yosys' trigger for ``always @*`` blocks: a reg declared ``= 0`` that every block reads.
+_YOSYS_TRIGGER = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) *= 0;")
+
+
+def _icarus_source(src: Path) -> Path:
+    """``src``, or a copy in the cache where Yosys' ``always @*`` trigger really fires.
+
+    Yosys declares ``reg trigger = 0`` so that simulators evaluate every ``always @*`` block at
+    time 0. Icarus applies declaration initialisers before its processes wait, so a block whose
+    inputs are registers still at their initial value is never evaluated and reads X (seen in
+    MultiFormatMAC's FP4 path right after reset). The copy declares the trigger without a value
+    and sets it with ``initial #0``, when every block already waits on it.
+    """
+    text = src.read_text()
+    fixed, n = _YOSYS_TRIGGER.subn(lambda mt: f"reg {mt.group(1)} ;\n  initial #0 {mt.group(1)} "
+                                              f"= 1'b0;", text)
+    if not n:
+        return src
+    digest = hashlib.sha256(fixed.encode()).hexdigest()[:16]
+    out = cache_dir() / "icarus-src" / digest / src.name
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(fixed)
+        tmp.replace(out)
+    return out
+
+
 def _parse_results(xml_path: Path) -> tuple[int, int, tuple[str, ...]]:
     if not xml_path.exists():
         return 0, 0, ()
@@ -297,6 +326,8 @@ def run_cocotb(
     for src in sources:
         if not src.exists():
             raise ToolchainError(f"Verilog source {src} does not exist")
+    if sim == "icarus":
+        sources = [_icarus_source(src) for src in sources]
     args = build_args_for(sim, build_args, quick_build=quick_build)
     restrict_vpi = sim == "verilator" and not vpi_all
     key = _build_key(sim, sources, toplevel, [*args, *(["<vpi-marked-only>"] if restrict_vpi
