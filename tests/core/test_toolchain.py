@@ -118,3 +118,30 @@ def test_doctor_icarus_version_when_installed() -> None:
         pytest.skip("icarus not installed (CI installs it best-effort)")
     ic = {f.tool: f for f in doctor.check_all()}["icarus (optional)"]
     assert ic.ok and ic.version.split(".")[0].isdigit() and int(ic.version.split(".")[0]) >= 11
+
+
+def test_icarus_copy_fires_the_yosys_always_trigger(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIXFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    trig = "\\$auto$verilog_backend.cc:2355:dump_module$1"
+    src = tmp_path / "top.v"
+    src.write_text(f"module top;\n  reg {trig}  = 0;\n  always @* begin\n"
+                   f"    if ({trig} ) begin end\n  end\nendmodule\n")
+    out = toolchain._icarus_source(src)
+    assert out != src and out.name == "top.v"
+    text = out.read_text()
+    assert f"reg {trig} ;" in text and f"initial #0 {trig} = 1'b0;" in text
+    assert f"{trig}  = 0;" not in text
+    assert toolchain._icarus_source(src) == out  # cached copy reused
+    plain = tmp_path / "plain.v"
+    plain.write_text("module plain;\nendmodule\n")
+    assert toolchain._icarus_source(plain) == plain  # nothing to fix: the file itself
+
+
+def test_build_key_depends_on_the_cocotb_install(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "a.v"
+    src.write_text("module a;\nendmodule\n")
+    key = toolchain._build_key("verilator", [src], "a", [], False, None)
+    monkeypatch.setattr(toolchain.shutil, "which", lambda _name: "/elsewhere/bin/verilator")
+    assert toolchain._build_key("verilator", [src], "a", [], False, None) != key
