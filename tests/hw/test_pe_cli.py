@@ -12,8 +12,9 @@ from mixforge.errors import ConfigError
 from mixforge.hw.pe.specs import MultiFormatSpec, ShiftAddSpec, load_pe_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pe"
-NAMES = ["shift_add_w4a8", "shift_add_w4a16", "mul_w4a8", "fp16_mac_w4a16", "multiformat",
-         "shared_quire", "separate_units"]
+NAMES = ["shift_add_w4a8", "shift_add_w4a8_parallel", "shift_add_w4a16", "shift_add_w4a16_parallel",
+         "mul_w4a8", "mul_w4a8_serial_readout", "fp16_mac_w4a16", "multiformat", "shared_quire",
+         "separate_units"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -30,8 +31,11 @@ def test_examples_load_and_generate(tmp_path: Path, name: str) -> None:
 
 def test_example_parameters() -> None:
     assert load_pe_config(EXAMPLES / "shift_add_w4a8.yaml").spec == ShiftAddSpec(
-        k=4, act="int8", group=128, out="float32")
-    assert load_pe_config(EXAMPLES / "shift_add_w4a16.yaml").spec.act == "fp16"
+        k=4, act="int8", group=128, out="float32", dequant="serial")
+    assert load_pe_config(EXAMPLES / "shift_add_w4a8_parallel.yaml").spec == ShiftAddSpec(
+        k=4, act="int8", group=128, out="float32", dequant="parallel")
+    w4a16 = load_pe_config(EXAMPLES / "shift_add_w4a16.yaml").spec
+    assert isinstance(w4a16, ShiftAddSpec) and (w4a16.act, w4a16.dequant) == ("fp16", "serial")
     assert load_pe_config(EXAMPLES / "multiformat.yaml").spec == MultiFormatSpec()
 
 

@@ -25,7 +25,7 @@ from mixforge.hw.pe.specs import DequantFirstSpec, ShiftAddSpec, load_pe_config
 from mixforge.models import pe as ref
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pe"
-EXAMPLE = EXAMPLES / "shift_add_w4a8_serial.yaml"
+EXAMPLE = EXAMPLES / "shift_add_w4a8.yaml"
 BASE_EXAMPLE = EXAMPLES / "mul_w4a8_serial_readout.yaml"
 SERIAL = [ShiftAddSpec(k=4, act="fp16", group=16, out="float32", dequant="serial")]
 SERIAL_SLOW = [ShiftAddSpec(k=2, act="int8", group=4, out="float16", ternary=True,
