@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 
 from mixforge.hw.array import ArrayConfig, run_array_tb
-from mixforge.hw.array.measure import generate_array
-from mixforge.hw.array.synth import yosys_stat
+from mixforge.hw.array.synth import synth_array
 
 #: Edge accumulator depth (rows) of the WS dequant arrays: area figures / cycle runs (the
 #: latter cuts the 64-row GEMM into M-chunks).
@@ -48,7 +47,20 @@ def _area_configs(sizes: list[int]) -> list[ArrayConfig]:
     # XR-NPE multiformat cells (posit16 out) and the W4A16 dequantize-first FP16 baseline
     out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe="multiformat", out="posit16_es1")
             for r in sizes]
-    return out + [ArrayConfig(rows=r, cols=r, dataflow="os", pe="fp16_mac") for r in sizes]
+    out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe="fp16_mac") for r in sizes]
+    # MixPE W4A16: shift-and-add cells on FP16 activations (fixed point), edge group dequant
+    out += [ArrayConfig(rows=r, cols=r, dataflow=df, pe="shift_add", act="fp16", dequant=True,
+                        group=128, acc_depth=WS_AREA_ACC_DEPTH) for r in sizes
+            for df in ("os", "ws")]
+    # the multiformat MAC's baselines (posit16 out): shared quire, one complete MAC per format
+    out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe=pe, out="posit16_es1")
+            for pe in ("shared_quire", "separate_macs") for r in sizes]
+    # WS arrays of the rounding-edge kinds: exact accumulator memories per column at the
+    # bottom edge ($mem cells, bits apart), one rounding per output
+    out += [ArrayConfig(rows=r, cols=r, dataflow="ws", pe=pe, acc_depth=WS_AREA_ACC_DEPTH,
+                        out="posit16_es1" if pe == "multiformat" else "float32")
+            for pe in ("dequant_first", "fp16_mac", "multiformat") for r in sizes]
+    return out
 
 
 def _cycle_configs(sizes: list[int]) -> list[ArrayConfig]:
@@ -68,7 +80,19 @@ def _cycle_configs(sizes: list[int]) -> list[ArrayConfig]:
                                    # multiformat: the shapes run in modes fp4x4, p4x4, p8x2,
                                    # p16x1 in turn (K streams as ceil(K / L) words)
                                    ("os", "multiformat", False, False),
-                                   ("os", "fp16_mac", False, False))]
+                                   ("os", "fp16_mac", False, False))] + [
+        # MixPE W4A16 (FP16 activations on shift-and-add cells), edge group dequant
+        ArrayConfig(rows=r, cols=r, dataflow=df, pe="shift_add", act="fp16", dequant=True,
+                    group=8, acc_depth=WS_CYCLES_ACC_DEPTH if df == "ws" else 64)
+        for r in sizes for df in ("os", "ws")] + [
+        # the multiformat MAC's baselines: the shapes run in every mode in turn, as multiformat
+        ArrayConfig(rows=r, cols=r, dataflow="os", pe=pe, out="posit16_es1")
+        for r in sizes for pe in ("shared_quire", "separate_macs")] + [
+        # WS rounding-edge kinds (M cut into acc_depth chunks; multiformat double-buffered)
+        ArrayConfig(rows=r, cols=r, dataflow="ws", pe=pe, double_buffer=pe == "multiformat",
+                    group=8, acc_depth=WS_CYCLES_ACC_DEPTH,
+                    out="posit16_es1" if pe == "multiformat" else "float32")
+        for r in sizes for pe in ("dequant_first", "fp16_mac", "multiformat")]
 
 
 SHAPES = [(16, 16, 16), (10, 13, 9), (64, 32, 16), (5, 21, 6)]
@@ -93,17 +117,12 @@ def main() -> None:
             if only and not any(v in cfg.name for v in only):
                 continue
             t0 = time.perf_counter()
-            if cfg.ws_dequant:  # keep the edge memories as $mem cells (SRAM), bits apart
-                from mixforge.hw.pim.synth import synth_pim_verilog
-
-                st = synth_pim_verilog(generate_array(cfg).read_text(), cfg.name)
-            else:
-                st = yosys_stat(generate_array(cfg).read_text(), cfg.name, cmos=True)
+            st = synth_array(cfg)  # WS dequant edge memories stay $mem cells, bits apart
             entry = {"name": cfg.name, "cells": st["cells"], "flip_flops": st["flip_flops"],
                      "cmos_transistors": st["cmos_transistors"],
                      "cmos_transistors_incl_ff": st["cmos_transistors_incl_ff"],
                      "has_mul": st["has_mul"], "synth_s": round(time.perf_counter() - t0, 1)}
-            if "memory_bits" in st:
+            if st["memory_bits"]:
                 entry["memory_bits"] = st["memory_bits"]
             rows.append(entry)
             print(json.dumps(entry), flush=True)

@@ -71,16 +71,23 @@ def _verify_array(args: argparse.Namespace) -> int:
 
 def _synth_array(args: argparse.Namespace) -> int:
     from mixforge.hw.array.config import load_array_file
-    from mixforge.hw.array.measure import generate_array
-    from mixforge.hw.array.synth import yosys_stat
+    from mixforge.hw.array.synth import synth_array
 
     cfg = load_array_file(args.config).array
-    st = yosys_stat(generate_array(cfg).read_text(), cfg.name, cmos=True)
-    print(f"{cfg.name}: {st['cells']} cells ({st['wire_bits']} wire bits), "
+    st = synth_array(cfg, memories=args.memories)
+    kept = st["memory_mapping"] == "keep"
+    print(f"{cfg.name}: {st['cells']} {'logic ' if kept else ''}cells, "
           f"{st['flip_flops']} flip-flops, {st['cmos_transistors']} CMOS transistors "
           f"(+ff: {st['cmos_transistors_incl_ff']}), "
           f"multiplier: {'yes' if st['has_mul'] else 'no'}")
-    _write_json(args.json, {"config": cfg.params(), **st})
+    if st["memories"]:
+        how = ("kept as $mem cells (SRAM macros), not in the cells" if kept else
+               "mapped to flip-flops and multiplexers, included in the cells")
+        print(f"  {st['memories']} memories, {st['memory_bits']} bits, {how}:")
+        print(f"    {'memory':<12} {'depth':>6} {'width':>6} {'bits':>8}")
+        for mem in st["memory_shapes"]:
+            print(f"    {mem['name']:<12} {mem['depth']:>6} {mem['width']:>6} {mem['bits']:>8}")
+    _write_json(args.json, st)
     return 0
 
 
@@ -152,4 +159,9 @@ def register(subparsers: dict[str, Any]) -> None:
         s = subparsers["synth"].add_parser(target, help=f"{what}: Yosys cell counts")
         s.add_argument("--config", required=True, help=f"YAML config ({example})")
         s.add_argument("--json", metavar="OUT", help="write the figures as JSON")
+        if target == "array":
+            s.add_argument("--memories", choices=("keep", "ff"), default="keep",
+                           help="memories (WS dequant accumulators): keep = Yosys $mem cells "
+                                "(SRAM macros), memory_bits reported apart from the cells "
+                                "(default); ff = map them to flip-flops, counted in the cells")
         s.set_defaults(func=synth)

@@ -22,7 +22,9 @@ __all__ = ["ArrayRun", "GemmMeasurement", "generate_array", "run_array_tb",
            "measure_gemm_cycles"]
 
 _SOURCES = ("array/cells.py", "array/pe_array.py", "array/config.py", "array/ws_edge.py",
-            "pe/arith.py", "pe/dequant.py", "pe/multiformat.py", "pe/baselines.py")
+            "array/ws_round_edge.py",
+            "pe/arith.py", "pe/dequant.py", "pe/multiformat.py", "pe/baselines.py",
+            "pe/separate_macs.py")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,20 @@ Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
   column once per group (``dequant_term``) into an exact accumulator memory, and on the tile's
   final K-fold sends the rounded float row on ``o`` (``last`` on its final row). Folds stream
   at most ``acc_depth`` rows; K-padding rows of a fold must carry zero activations.
+* WS with a rounding edge (``dequant_first``, ``fp16_mac``, ``multiformat`` and kinds with the
+  same cell hooks, ``hw/array/ws_round_edge.py``). ``w`` beats (:meth:`ArrayConfig.w_fields`)
+  carry, beside the C weights, the row's own per-column fields (``dequant_first``: ``zero``,
+  ``sm``, ``tscale``; ``fp16_mac``: ``scale``, ``zero``; ``multiformat``: the 2-bit ``mode``)
+  and ``last`` (the fold is its output tile's final K-fold; the fold's final beat counts).
+  Weights are converted as they enter (``sat_int8((w - z) * sm)``, ``float16(s * (w - z))``,
+  or decoded in the beat's mode); each bank keeps its fold's ``last``, tensor scales and mode,
+  and the activations streamed against a bank are decoded in its mode at the left edge (the
+  mode travels on the weight stream only; switching it between GEMMs / tiles is free). The
+  cells' exact partial sums (and NaN / NaR flags) of each streamed row are added per column
+  into an ``acc_depth``-deep exact accumulator memory indexed by the row's position in the fold;
+  on the tile's final K-fold the sum is rounded once by the same units as the OS edge
+  (``_edge_round`` / ``_edge_tscale``) and the row leaves on ``o`` (``last`` on its final row).
+  Folds stream at most ``acc_depth`` rows; K-padding rows carry zero weights and fields.
 * OS. ``x``: ``a`` = R activations (row i = M-index i), ``b`` = C weights (column j = N-index
   j), ``last`` on the fold's K-th beat. ``o``: after the fold, R rows of C results, row R-1
   first (``last`` on row 0).
@@ -35,6 +49,16 @@ Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
   cell adds the exact sum of its word pair's L lane products (the MAC's mode-split multiplier
   and quire alignment) into a ``114 + clog2(max_k)``-bit accumulator (LSB 2**-56); the bottom
   of each column rounds once into ``out``. One fold per tile over ``ceil(K / L)`` beats.
+* OS multiformat baselines (``pe="shared_quire"``: ``SharedQuireMAC``, ``pe="separate_macs"``:
+  ``SeparateMacsMAC``): ports, mode, tiling and timing as ``multiformat``. The edge decodes with
+  per-format lane decoders (eleven lanes, ``cells.SQ_DECODED_BITS``). ``shared_quire`` cells
+  have one ``*`` multiplier / aligner per format and lane and mux the active format's sum into
+  one quire accumulator (same function and rounding edge as ``multiformat``).
+  ``separate_macs`` cells hold one complete MAC per format with its own accumulator (sized for
+  ``max_k`` words, capped at ``models.pe.SEPARATE_ACC``; the cell register packs the four, their
+  NaR flags and the latest beat's mode); only the beat's format accumulates; the bottom of each
+  column rounds every format's accumulator once (``SeparateMacsMAC``'s readouts) and muxes the
+  one of the mode of the fold's last beat (``models.pe.separate_macs_mac``).
 * OS FP16-MAC baseline (``pe="fp16_mac"``). ``x`` also carries per-column float16 ``scale``
   and int8 ``zero``; each weight becomes ``float16(s * (w - z))`` as it enters its column,
   the cells multiply FP16 x FP16 (``*``) and accumulate exactly; one rounding per output.
@@ -58,19 +82,23 @@ from amaranth.lib.wiring import In, Out
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array.cells import (
-    MF_DECODED_BITS,
     POSIT8_DECODED_BITS,
     fixed_to_posit8,
     fp16_mac_term,
     fp16_weight_dequant,
+    mf_decoded_bits,
     multiformat_decode_packed,
     multiformat_term,
     posit8_decode_packed,
     posit8_product_decoded,
+    separate_macs_add,
+    separate_macs_readout,
+    separate_macs_term,
 )
 from mixforge.hw.array.config import ArrayConfig
 from mixforge.hw.pe.arith import (
     enabled_stage,
+    fp16_to_fixed,
     round_to_float,
     round_to_posit_lean,
     shift_add_product,
@@ -111,7 +139,9 @@ class PEArray(wiring.Component):
         if config.dataflow == "ws":
             members["w"] = In(stream.Signature(wl if not config.dequant else data.StructLayout(
                 {"data": wl, "scale": data.ArrayLayout(16, c), "zero": data.ArrayLayout(8, c),
-                 "last": 1})))
+                 "last": 1})) if not config.ws_round else stream.Signature(data.StructLayout(
+                {name: 1 if name == "last" else data.ArrayLayout(unsigned(bits), n)
+                 for name, bits, n in config.w_fields()})))
             members["a"] = In(stream.Signature(data.StructLayout({"data": al, "last": 1})))
         else:
             members["x"] = In(stream.Signature(data.StructLayout(
@@ -144,32 +174,50 @@ class PEArray(wiring.Component):
         dequantize-first baseline's weights travel as INT8)."""
         if self._cfg.pe == "dequant_first":
             return 8
-        if self._cfg.pe == "multiformat":
-            return MF_DECODED_BITS
+        if self._cfg.mode_words:  # multiformat and its baselines (per-format lanes)
+            return mf_decoded_bits(self._cfg.pe == "multiformat")
+        if self._cfg.act == "fp16" and raw_bits == self._cfg.act_bits:  # fixed point + flag
+            return self._cfg.act_fixed_bits + 1
         return POSIT8_DECODED_BITS if self._cfg.pe == "posit8" else raw_bits
 
-    def _decode(self, m: Module, x: Value, name: str) -> Value:
-        """Edge decoding: once per operand, not once per cell."""
+    def _decode(self, m: Module, x: Value, name: str, mode: Value | None = None) -> Value:
+        """Edge decoding: once per operand, not once per cell. ``mode``: the operand's run-time
+        mode (WS: from the weight stream); ``None``: the OS ``x`` beat's."""
         if self._cfg.pe == "posit8":
             return posit8_decode_packed(m, x, name=name)
-        if self._cfg.pe == "multiformat":  # OS: in the mode of the beat (held for a tile)
-            return multiformat_decode_packed(m, x, self.x.payload.mode[0], name=name)
+        if self._cfg.mode_words:  # OS: in the mode of the beat (held for a tile)
+            return multiformat_decode_packed(m, x, self.x.payload.mode[0] if mode is None
+                                             else mode, shared=self._cfg.pe == "multiformat",
+                                             name=name)
+        if self._cfg.act == "fp16" and len(x) == 16:  # W4A16 activation -> ShiftAddPE's afx
+            afx, nonfinite = fp16_to_fixed(m, x, name=f"{name}_fx")
+            return Cat(afx, nonfinite)  # act_fixed_bits + 1 bits: travels packed
         return x
 
     def _product(self, m: Module, w: Value, a: Value, name: str) -> tuple[Value, Value]:
         cfg = self._cfg
         if cfg.pe == "posit8":
             return posit8_product_decoded(m, a, w, name=name)
-        if cfg.pe == "multiformat":  # L lane products summed, a quire-aligned term
-            return multiformat_term(m, a, w, name=name)
+        if cfg.pe == "separate_macs":  # every format's MAC term, packed (see cells.py)
+            return separate_macs_term(m, a, w, seg_bits=cfg.separate_seg_bits, name=name)
+        if cfg.mode_words:  # L lane products summed, a quire-aligned term
+            return multiformat_term(m, a, w, shared=cfg.pe == "multiformat", name=name)
         if cfg.pe == "fp16_mac":  # the baseline: an FP16 x FP16 multiplier
             return fp16_mac_term(m, w, a, name=name)
         prod = Signal(signed(cfg.prod_bits), name=f"{name}_prod")
         if cfg.pe == "dequant_first":  # the baseline: an INT8 x INT8 multiplier
             m.d.comb += prod.eq(w[:8].as_signed() * a[:cfg.a_bits].as_signed())
-        else:  # MixPE: shifted copies of the activation, no multiplier
-            m.d.comb += prod.eq(shift_add_product(w[:cfg.w_bits], a[:cfg.a_bits].as_signed()))
+        else:  # MixPE: shifted copies of the activation (fp16: of afx), no multiplier
+            m.d.comb += prod.eq(shift_add_product(w[:cfg.w_bits],
+                                                  a[:cfg.act_fixed_bits].as_signed()))
         return prod, Signal(name=f"{name}_nonar")
+
+    def _acc_add(self, acc: Value, prod: Value) -> Value:
+        """A cell's accumulate (OS): ``acc + prod``; ``separate_macs``: the beat's format's
+        own accumulator only (``cells.separate_macs_add``)."""
+        if self._cfg.pe == "separate_macs":
+            return separate_macs_add(acc, prod, self._cfg.separate_seg_bits)
+        return acc + prod
 
     @staticmethod
     def _delay(m: Module, sig: Value, n: int, name: str) -> Value:
@@ -208,7 +256,11 @@ class PEArray(wiring.Component):
         cfg = self._cfg
         r, c = cfg.rows, cfg.cols
         banks = 2 if cfg.double_buffer else 1
-        wb = self._operand_bits(cfg.weight_bits)
+        edge = cfg.ws_round  # rounding-edge kinds: hw/array/ws_round_edge.py
+        wfields = [f[0] for f in cfg.w_fields()] if edge else []
+        w_data = self.w.payload.data if cfg.dequant or edge else self.w.payload
+        w_dec = [self._ws_weight_in(m, w_data[j], j) for j in range(c)]
+        wb = len(w_dec[0])
         wreg = [[[Signal(wb, name=f"w{b}_{i}_{j}") for j in range(c)] for i in range(r)]
                 for b in range(banks)]
         # ---- sequencer
@@ -223,15 +275,24 @@ class PEArray(wiring.Component):
                      self.a.ready.eq(Mux(stream_bank, full[-1], full[0]))]
         w_fire = self.w.valid & self.w.ready
         a_fire = self.a.valid & self.a.ready
-        w_data = self.w.payload.data if cfg.dequant else self.w.payload
-        w_dec = [self._decode(m, w_data[j], f"wd{j}") for j in range(c)]
         # MixPE edge dequant: each bank also holds its fold's C scales / zero points and the
         # "tile's final K-fold" flag (the values of the fold's final weight beat count)
         q_scale = [[Signal(16, name=f"qs{b}_{j}") for j in range(c)] for b in range(banks)]
         q_zero = [[Signal(8, name=f"qz{b}_{j}") for j in range(c)] for b in range(banks)]
         q_tend = [Signal(name=f"qt{b}") for b in range(banks)]
+        # rounding-edge kinds: the bank's tile-end flag, tensor scales (dequant_first) and
+        # run-time mode (multiformat: the activations streamed against the bank decode in it)
+        q_ts = [[Signal(16, name=f"qts{b}_{j}") for j in range(c)]
+                for b in range(banks)] if "tscale" in wfields else []
+        q_mode = [Signal(2, name=f"qm{b}") for b in range(banks)] if "mode" in wfields else []
         for b in range(banks):
             with m.If(w_fire & (load_bank == b)):
+                if edge:
+                    m.d.sync += q_tend[b].eq(self.w.payload.last)
+                if q_ts:
+                    m.d.sync += [q_ts[b][j].eq(self.w.payload.tscale[j]) for j in range(c)]
+                if q_mode:
+                    m.d.sync += q_mode[b].eq(self.w.payload.mode[0])
                 if cfg.dequant:
                     m.d.sync += q_tend[b].eq(self.w.payload.last)
                     m.d.sync += [q_scale[b][j].eq(self.w.payload.scale[j]) for j in range(c)]
@@ -258,14 +319,19 @@ class PEArray(wiring.Component):
         # ---- activation skew: row i delayed i cycles, with valid / last / bank
         ab = self._operand_bits(cfg.act_bits)
         left: list[tuple[Value, Value, Value, Value]] = []
+        a_decs: list[Value] = []
         for i in range(r):
-            a_dec = self._decode(m, self.a.payload.data[i], f"ad{i}")
+            a_dec = self._decode(m, self.a.payload.data[i], f"ad{i}",
+                                 mode=Mux(stream_bank, q_mode[-1], q_mode[0]) if q_mode else None)
+            a_decs.append(a_dec)
             left.append((self._delay(m, a_dec, i, f"sa{i}"),
                          self._delay(m, a_fire, i, f"sv{i}"),
                          self._delay(m, self.a.payload.last, i, f"sl{i}"),
                          self._delay(m, stream_bank, i, f"sb{i}")))
         # ---- the grid
-        pw = cfg.acc_bits
+        pw = cfg.acc_bits  # rounding-edge kinds: R exact terms per fold, the edge wraps
+        if edge:
+            pw = min(pw, cfg.prod_bits + max(r - 1, 0).bit_length())
         cols_out: list[tuple[Value, Value, Value, Value]] = []
         up: list[tuple[Value, Value]] = [(Const(0, signed(pw)), Const(0, 1)) for _ in range(c)]
         for i in range(r):
@@ -283,7 +349,7 @@ class PEArray(wiring.Component):
                     m.d.sync += [ps_r.eq(psum), nar_r.eq(nar)]
                     up[j] = (ps_r, nar_r)
                 else:
-                    cols_out.append((psum, nar, v_in, l_in))
+                    cols_out.append((Cat(psum, nar) if edge else psum, nar, v_in, l_in))
                     edge_bank = b_in
                 if j < c - 1:  # pass the activation (and its tags) right
                     regs = (Signal(ab, name=f"ar{i}_{j}"), Signal(name=f"vr{i}_{j}"),
@@ -296,12 +362,45 @@ class PEArray(wiring.Component):
             from mixforge.hw.array.ws_edge import ws_dequant_edge
 
             # sum(a) of each streamed row (zero points), timed to meet the row at the edge
-            asum = Signal(signed(cfg.act_bits + max(r - 1, 0).bit_length()), name="asum_in")
-            m.d.comb += asum.eq(sum(self.a.payload.data[i][:cfg.act_bits].as_signed()
-                                    for i in range(r)))
+            asum, anan = self._ws_row_act(m, a_decs)
             ws_dequant_edge(m, cfg=cfg, rows=rows, asum=self._delay(m, asum, r + c - 2, "asum"),
                             valid=cols_out[-1][2], last=cols_out[-1][3], bank=edge_bank,
-                            scale=q_scale, zero=q_zero, tend=q_tend, o=self.o)
+                            scale=q_scale, zero=q_zero, tend=q_tend, o=self.o,
+                            nan=None if anan is None else self._delay(m, anan, r + c - 2, "anan"))
+        if edge:
+            from mixforge.hw.array.ws_round_edge import ws_round_edge
+
+            ws_round_edge(self, m, rows=rows, psum_bits=pw, valid=cols_out[-1][2],
+                          last=cols_out[-1][3], bank=edge_bank, tend=q_tend, tscale=q_ts)
+
+    def _ws_weight_in(self, m: Module, w: Value, j: int) -> Value:
+        """WS: weight ``j`` of a ``w`` beat as it enters the array (top edge): decoded
+        (``_decode``, multiformat in the beat's ``mode``), or for the dequantize-first baselines
+        dequantized with the beat's per-column fields (``sat_int8((w - z) * sm)``,
+        ``float16(s * (w - z))``)."""
+        cfg = self._cfg
+        p = self.w.payload
+        if cfg.ws_round and cfg.pe == "dequant_first":
+            return self._dequant_weight(m, w, p.zero[j], p.sm[j], f"wq{j}")
+        if cfg.ws_round and cfg.pe == "fp16_mac":
+            return fp16_weight_dequant(m, w, p.zero[j], p.scale[j], name=f"wf{j}")
+        mode = p.mode[0] if cfg.ws_round and any(f[0] == "mode" for f in cfg.w_fields()) \
+            else None
+        return self._decode(m, w, f"wd{j}", mode=mode)
+
+    def _ws_row_act(self, m: Module, a_decs: list[Value]) -> tuple[Signal, Value | None]:
+        """WS dequant: ``sum(a)`` of a streamed row (adder tree over the R decoded activations:
+        integers, or FP16 as fixed point at 2**-24) and, for ``act: fp16``, the row's Inf/NaN
+        flag (OR of the R activations' non-finite bits)."""
+        cfg = self._cfg
+        axb = cfg.act_fixed_bits
+        asum = Signal(signed(axb + max(cfg.rows - 1, 0).bit_length()), name="asum_in")
+        m.d.comb += asum.eq(sum(a[:axb].as_signed() for a in a_decs))
+        if cfg.act != "fp16":
+            return asum, None
+        anan = Signal(name="anan_in")
+        m.d.comb += anan.eq(Cat(*(a[axb] for a in a_decs)).any())
+        return asum, anan
 
     # ------------------------------------------------------------------------------------
     def _elaborate_os(self, m: Module) -> None:
@@ -338,16 +437,23 @@ class PEArray(wiring.Component):
         accn = [[Signal(name=f"accn{i}_{j}") for j in range(c)] for i in range(r)]
         drain = [Signal(range(r + 1), name=f"drain{j}") for j in range(c)]
         # MixPE: one column of adders beside column 0 sums each row's activations (zero point)
-        asum = [Signal(signed(cfg.act_bits + max(cfg.group - 1, 0).bit_length()),
+        axb = cfg.act_fixed_bits
+        asum = [Signal(signed(axb + max(cfg.group - 1, 0).bit_length()),
                        name=f"asum{i}") for i in range(r)] if cfg.dequant else []
+        # act fp16: beside it a sticky per-row Inf/NaN flag (shifted out with the sums)
+        anan = [Signal(name=f"anan{i}") for i in range(r)] if cfg.act == "fp16" else []
         cols_out: list[tuple[Value, Value, Value, Value]] = []
         for i in range(r):
             a_in, v_in, l_in = left[i]
             if asum:
                 with m.If(drain[0] != 0):
                     m.d.sync += asum[i].eq(asum[i - 1] if i else 0)
+                    if anan:
+                        m.d.sync += anan[i].eq(anan[i - 1] if i else 0)
                 with m.Elif(v_in):
-                    m.d.sync += asum[i].eq(asum[i] + a_in[:cfg.act_bits].as_signed())
+                    m.d.sync += asum[i].eq(asum[i] + a_in[:axb].as_signed())
+                    if anan:
+                        m.d.sync += anan[i].eq(anan[i] | a_in[axb])
             for j in range(c):
                 b_in = top[j]
                 prod, pnar = self._product(m, b_in, a_in, f"p{i}_{j}")
@@ -355,7 +461,8 @@ class PEArray(wiring.Component):
                     m.d.sync += [acc[i][j].eq(acc[i - 1][j] if i else 0),
                                  accn[i][j].eq(accn[i - 1][j] if i else 0)]
                 with m.Elif(v_in):
-                    m.d.sync += [acc[i][j].eq(acc[i][j] + prod), accn[i][j].eq(accn[i][j] | pnar)]
+                    m.d.sync += [acc[i][j].eq(self._acc_add(acc[i][j], prod)),
+                                 accn[i][j].eq(accn[i][j] | pnar)]
                 if i < r - 1:
                     b_r = Signal(len(b_in), name=f"br{i}_{j}")
                     m.d.sync += b_r.eq(b_in)
@@ -368,7 +475,7 @@ class PEArray(wiring.Component):
                     res: Value = acc[i][j]
                     if cfg.pe == "posit8":
                         res = fixed_to_posit8(m, acc[i][j], accn[i][j], name=f"rnd{j}")
-                    elif cfg.pe in ("multiformat", "fp16_mac"):  # NaN flag rides along
+                    elif cfg.pe == "fp16_mac" or cfg.mode_words:  # NaN flag rides along
                         res = Cat(acc[i][j], accn[i][j])
                     cols_out.append((res, accn[i][j], drain[j] != 0, drain[j] == 1))
                 if j < c - 1:
@@ -380,10 +487,11 @@ class PEArray(wiring.Component):
         valid, last = cols_out[-1][2], cols_out[-1][3]
         if cfg.dequant:
             self._edge_dequant(m, rows, self._delay(m, asum[-1], c - 1, "asum_o"), valid, last,
-                               fire & fend)
+                               fire & fend,
+                               self._delay(m, anan[-1], c - 1, "anan_o") if anan else None)
         elif cfg.pe == "dequant_first":
-            self._edge_tscale(m, rows, valid, last, fire & p.last)
-        elif cfg.pe in ("multiformat", "fp16_mac"):
+            self._edge_tscale(m, rows, valid, last, self._capture(m, fire & p.last, "tscale"))
+        elif cfg.pe in ("multiformat", "fp16_mac") or cfg.mode_words:
             self._edge_round(m, rows, valid, last)
 
     # ------------------------------------------------------------------------------------
@@ -409,12 +517,17 @@ class PEArray(wiring.Component):
         return regs
 
     def _edge_dequant(self, m: Module, rows: list[Value], asum: Value, valid: Value,
-                      last: Value, at: Value) -> None:
-        """Per-column MixPE group dequant + R-deep exact accumulator + one rounding."""
+                      last: Value, at: Value, anan: Value | None = None) -> None:
+        """Per-column MixPE group dequant + R-deep exact accumulator + one rounding.
+
+        ``act: fp16``: ``rows`` / ``asum`` are fixed point at 2**-24 (``ShiftAddArith`` of
+        ``act="fp16"``: the dequant term and accumulator LSB 2**-48), and ``anan`` (the row's
+        Inf/NaN activation flag of the group) joins each column's sticky NaN flag."""
         from mixforge.models.pe import shift_add_arith
 
         cfg = self._cfg
-        ar = shift_add_arith(k=cfg.w_bits, act="int8", group=cfg.group)
+        ar = shift_add_arith(k=cfg.w_bits, act="fp16" if cfg.act == "fp16" else "int8",
+                             group=cfg.group)
         scale, zero = self._capture(m, at, "scale"), self._capture(m, at, "zero")
         fin = Signal(name="fin_r")  # the fold that just ended closes the output tile
         with m.If(at):
@@ -423,15 +536,16 @@ class PEArray(wiring.Component):
         v5, l5, v6, l6 = (Signal(name=n) for n in ("v5", "l5", "v6", "l6"))
         for j in range(cfg.cols):
             dq = dequant_term(m, ar=ar, swa=rows[j], sa=asum, scale=scale[j], zero=zero[j],
-                              enable=always, tags=(valid, last, fin) if j == 0 else (),
-                              name=f"dq{j}")
+                              enable=always, name=f"dq{j}",
+                              tags=(valid, last, fin, Const(0, 1) if anan is None else anan)
+                              if j == 0 else ())
             if j == 0:
-                v4, l4, fin4 = dq.tags
+                v4, l4, fin4, an4 = dq.tags
             fifo = [Signal(signed(ar.acc), name=f"dacc{j}_{k}") for k in range(cfg.rows)]
             fnan = [Signal(name=f"dnan{j}_{k}") for k in range(cfg.rows)]
             new = Signal(signed(ar.acc), name=f"dnew{j}")
             nnew = Signal(name=f"dnnew{j}")
-            m.d.comb += [new.eq(fifo[0] + dq.term), nnew.eq(fnan[0] | dq.bad)]
+            m.d.comb += [new.eq(fifo[0] + dq.term), nnew.eq(fnan[0] | dq.bad | an4)]
             r5, rn5 = Signal(signed(ar.acc), name=f"r5_{j}"), Signal(name=f"rn5_{j}")
             with m.If(v4):  # rows arrive in the same order every fold: rotate the R entries
                 m.d.sync += [fifo[k].eq(fifo[k + 1]) for k in range(cfg.rows - 1)]
@@ -445,19 +559,23 @@ class PEArray(wiring.Component):
                      self.o.valid.eq(v6), self.o.payload.last.eq(l6)]
 
     def _edge_round(self, m: Module, rows: list[Value], valid: Value, last: Value) -> None:
-        """One rounding per output at the bottom of each column (multiformat: the quire,
+        """One rounding per output at the bottom of each column (OS; WS after the edge's
+        accumulator memory, ``ws_round_edge.py``) (multiformat: the quire,
         LSB 2**-56, into posit16_es1 / float16 / float32 as ``MultiFormatMAC``'s readout;
         fp16_mac: LSB 2**-48 into float32 / float16), NaN/NaR from the sticky flag."""
         from mixforge.models.pe import FP16MAC_ACC_LSB, QUIRE_LSB
 
         cfg = self._cfg
         aw = cfg.acc_bits
-        lsb = QUIRE_LSB if cfg.pe == "multiformat" else FP16MAC_ACC_LSB
+        lsb = QUIRE_LSB if cfg.mode_words else FP16MAC_ACC_LSB
         always = Const(1, 1)
         for j in range(cfg.cols):
             x, bad = rows[j][:aw].as_signed(), rows[j][aw]
             stage = enabled_stage(m, always)
-            if cfg.out == "posit16_es1":
+            if cfg.pe == "separate_macs":  # SeparateMacsMAC's readouts, muxed by the mode
+                rounded = separate_macs_readout(m, rows[j], seg_bits=cfg.separate_seg_bits,
+                                                out=cfg.out, stage=stage, name=f"rd{j}")
+            elif cfg.out == "posit16_es1":
                 rounded = round_to_posit_lean(m, x, lsb=lsb, n=16, es=1, nan=bad,
                                               name=f"rd{j}", stage=stage)
             else:
@@ -468,10 +586,10 @@ class PEArray(wiring.Component):
         m.d.sync += [v1.eq(valid), l1.eq(last), self.o.valid.eq(v1), self.o.payload.last.eq(l1)]
 
     def _edge_tscale(self, m: Module, rows: list[Value], valid: Value, last: Value,
-                     at: Value) -> None:
-        """Dequantize-first readout per column: ``tscale * acc``, one rounding."""
+                     tscale: list[Value]) -> None:
+        """Dequantize-first readout per column: ``tscale * acc``, one rounding (``tscale``:
+        the column's float16 tensor scale, valid with ``rows``; both dataflows)."""
         cfg = self._cfg
-        tscale = self._capture(m, at, "tscale")
         always = Const(1, 1)
         for j in range(cfg.cols):
             x, bad = fp16_scaled(m, rows[j], tscale[j], name=f"ts{j}")

@@ -20,6 +20,10 @@ All inputs are unsigned bit patterns. The array's semantics per dataflow / cell:
   one float16 tensor scale, one rounding).
 * ``multiformat`` (XR-NPE cells): ``models.pe.multiformat_mac`` per output element on the
   operands packed L per 16-bit word along K (:func:`multiformat_outputs`, vectorised).
+* ``shared_quire`` (the "separate multipliers, shared quire" baseline): the same function as
+  ``multiformat``. ``separate_macs`` (one complete MAC per format): ``models.pe.separate_macs_mac``
+  per output element (:func:`separate_macs_outputs`: the mode's own accumulator, wrapping at
+  ``models.pe.SEPARATE_ACC``).
 * ``fp16_mac`` (the W(k)A16 FP16 baseline): ``models.pe.fp16_mac_pe`` per output element
   (:func:`fp16_mac_outputs`, vectorised).
 """
@@ -36,7 +40,8 @@ from mixforge.hw.array.tiling import QuantParams
 
 __all__ = ["decode_operands", "products", "gemm_fixed", "group_psums", "round_outputs",
            "reference_outputs", "random_quant", "float_outputs", "dequant_outputs",
-           "multiformat_outputs", "fp16_mac_outputs", "random_multiformat"]
+           "multiformat_outputs", "fp16_mac_outputs", "random_multiformat",
+           "separate_macs_outputs"]
 
 I64 = NDArray[np.int64]
 
@@ -184,6 +189,8 @@ def dequant_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.inte
 
     m_dim, k_dim = np.shape(a)
     n_dim = np.shape(w)[1]
+    if cfg.act == "fp16":  # W(k)A16: fixed point at 2**-24 (Inf/NaN as 0, flagged per row)
+        return _dequant_outputs_fp16(cfg, a, w, quant)
     ar = shift_add_arith(k=cfg.w_bits, act="int8", group=quant.group)
     a8 = _signed(a, cfg.a_bits) & 0xFF  # a_bits patterns as the int8 patterns of their values
     a_val = _signed(a8, 8)
@@ -209,6 +216,41 @@ def dequant_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.inte
     return rnd(acc, nan).astype(np.int64)[None]
 
 
+def _dequant_outputs_fp16(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                          quant: QuantParams) -> NDArray[np.int64]:
+    """:func:`dequant_outputs` of an ``act: fp16`` array (``shift_add_pe(act="fp16")``):
+    group sums of the models' shift-and-add products of the FP16 activations in fixed point
+    at 2**-24 (``models.pe.shift_add_mul(act="fp16")``; int64 is exact: |w*a| < 2**43), sum(a)
+    at 2**-24, the same exact group dequant ``s * (sum(w*a) - z * sum(a))`` at 2**-48
+    (``ShiftAddArith.acc_lsb``), wrapped to ``ShiftAddArith.acc`` bits and rounded once; an
+    Inf/NaN scale makes its column NaN and an Inf/NaN activation its whole output row."""
+    from mixforge.models.pe import shift_add_arith, shift_add_mul
+
+    m_dim, k_dim = np.shape(a)
+    n_dim = np.shape(w)[1]
+    ar = shift_add_arith(k=cfg.w_bits, act="fp16", group=quant.group)
+    a16 = np.asarray(a).astype(np.int64) & 0xFFFF
+    a_val, a_bad = _fp16_fixed24(a16)
+    a_fin = np.where(a_bad, 0, a16)  # the sums of a NaN row are never used
+    acc = np.zeros((m_dim, n_dim), object)
+    nan = np.zeros((m_dim, n_dim), bool) | np.any(a_bad, axis=1)[:, None]
+    for gi, gs in enumerate(range(0, k_dim, quant.group)):
+        ge = min(gs + quant.group, k_dim)
+        swa = shift_add_mul(np.asarray(w)[gs:ge, :].T[None], a_fin[:, None, gs:ge],
+                            k=cfg.w_bits, act="fp16").sum(axis=2)
+        sa = a_val[:, gs:ge].sum(axis=1)
+        z = _signed(np.asarray(quant.zero)[gi], 8)
+        sc = np.asarray(quant.scale)[gi].astype(np.int64) & 0xFFFF
+        e, f = (sc >> 10) & 0x1F, sc & 0x3FF
+        sig = np.where(e == 0x1F, 0, np.where(sc >> 15 == 1, -1, 1) * (f | (e > 0) << 10))
+        p = swa - sa[:, None] * z[None, :]  # exact in int64: |p| < 2**62 (ShiftAddArith.diff)
+        # s * P at 2**-24 * 2**-24: (sig * P) << (max(e, 1) - 1), as Python integers
+        acc = acc + ((sig[None, :] * p.astype(object)) << (np.maximum(e, 1) - 1)[None, :]
+                     .astype(object))
+        nan |= (e == 0x1F)[None, :]
+    return _wrap_round(acc, nan, ar.acc, ar.acc_lsb, cfg.out)[None]
+
+
 def reference_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
                       group_size: int | None = None, quant: QuantParams | None = None,
                       mode: str | None = None) -> NDArray[np.int64]:
@@ -218,14 +260,16 @@ def reference_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.in
     A posit8 NaR output is reported as the sum value ``-(2**62)`` (WS) so one int64 array
     carries both; the OS array reports the NaR pattern 0x80.
     """
-    if cfg.pe == "multiformat":
+    if cfg.mode_words:
         if mode is None:
             raise ValueError(f"{cfg.name} needs the GEMM's mode (mode=)")
+        if cfg.pe == "separate_macs":
+            return separate_macs_outputs(cfg, a, w, mode)
         return multiformat_outputs(cfg, a, w, mode)
     if cfg.float_out:
         if quant is None:
             raise ValueError(f"{cfg.name} needs quantization parameters (quant=)")
-        if cfg.ws_dequant:
+        if cfg.ws_dequant or cfg.act == "fp16":
             return dequant_outputs(cfg, a, w, quant)
         if cfg.pe == "fp16_mac":
             return fp16_mac_outputs(cfg, a, w, quant)
@@ -262,18 +306,40 @@ def multiformat_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.
     integers is the exact sum at the quire LSB 2**-56 (zero padding adds nothing). Any NaR in
     row i or column j gives NaR / NaN; then :func:`_wrap_round` (128-bit quire).
     """
-    from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB, decode_value, mac_lane_formats
+    from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB
+
+    return _lane_outputs(cfg, a, w, mode, QUIRE_BITS, QUIRE_LSB)
+
+
+def separate_macs_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                          mode: str) -> NDArray[np.int64]:
+    """Output patterns (1, M, N) of a ``separate_macs`` array: ``models.pe.separate_macs_mac``
+    of row i of A and column j of W packed into words (one mode per GEMM): the exact sum in
+    the mode's own accumulator (``SEPARATE_ACC``: LSB = the format's minpos**2, wrapping at
+    its width), rounded once, computed as :func:`multiformat_outputs`."""
+    from mixforge.models.pe import SEPARATE_ACC
+
+    bits, lsb = SEPARATE_ACC[mode]
+    return _lane_outputs(cfg, a, w, mode, bits, lsb)
+
+
+def _lane_outputs(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                  mode: str, bits: int, lsb: int) -> NDArray[np.int64]:
+    """Exact ``A @ W`` of ``mode``'s lane patterns at ``2**lsb`` (elements at ``2**(lsb/2)``:
+    every value of the format is a multiple of it), wrapped to ``bits`` and rounded."""
+    from mixforge.models.pe import decode_value, mac_lane_formats
 
     fmt, _, lw = mac_lane_formats(mode)
     table = np.array([decode_value(fmt, p) for p in range(1 << lw)], np.int64)
-    half = -QUIRE_LSB // 2
+    half = -lsb // 2
+    assert (table[table[:, 0] != 0, 1] + half).min() >= 0, "element LSB below 2**(lsb/2)"
     fixed = np.where(table[:, 2] == 1, 0, table[:, 0] << np.maximum(table[:, 1] + half, 0))
     nar = table[:, 2] == 1
     ai = np.asarray(a).astype(np.int64) & ((1 << lw) - 1)
     wi = np.asarray(w).astype(np.int64) & ((1 << lw) - 1)
     acc = fixed[ai].astype(object) @ fixed[wi].astype(object)
     nan = nar[ai].any(axis=1)[:, None] | nar[wi].any(axis=0)[None, :]
-    return _wrap_round(acc, nan, QUIRE_BITS, QUIRE_LSB, cfg.out)[None]
+    return _wrap_round(acc, nan, bits, lsb, cfg.out)[None]
 
 
 def _fp16_fixed24(x: NDArray[np.integer]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:

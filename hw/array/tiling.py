@@ -25,6 +25,14 @@ group (zero-padded to R rows); each fold's ``w`` beats carry its group's C scale
 K-fold, the only fold with output rows (float patterns, added nowhere). An ``fp16_mac`` tile is
 one fold over all of K; a ``multiformat`` tile one fold over the ``ceil(K / L)`` words of its
 GEMM's mode (:func:`pack_lane_words`).
+
+WS arrays of the rounding-edge kinds (``dequant_first``, ``fp16_mac``, ``multiformat`` and its
+baselines; :func:`_plan_ws_edge`): M-chunks of at most ``acc_depth`` rows (outermost),
+N-tiles, K-folds of R K-indices (multiformat: R operand words); ``w`` beats are
+:meth:`ArrayConfig.w_fields` (:func:`pack_w_fields`): the C weights, each K-index's own
+per-column fields (its group's ``zero`` / ``sm`` or ``scale`` / ``zero``, the tensor scale;
+multiformat: the 2-bit mode) and ``last`` on the tile's final K-fold, the only fold with output
+rows. K-padding rows carry zero weights, fields and activations (exact zeros, no NaN).
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ from numpy.typing import NDArray
 
 from mixforge.hw.array.config import ArrayConfig
 
-__all__ = ["Fold", "QuantParams", "plan_gemm", "pack", "pack_fields", "unpack_output"]
+__all__ = ["Fold", "QuantParams", "plan_gemm", "pack", "pack_fields", "pack_w_fields",
+           "unpack_output"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,62 @@ def _plan_float_os(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integ
     return folds
 
 
+def pack_w_fields(cfg: ArrayConfig, values: dict[str, NDArray[np.integer]], last: bool) -> int:
+    """Pack a WS ``w`` beat (:meth:`ArrayConfig.w_fields`) from ``{field: element values}``
+    (missing fields are zero)."""
+    word, off = 0, 0
+    for name, bits, n in cfg.w_fields():
+        if name == "last":
+            word |= int(last) << off
+        elif name in values:
+            word |= pack(values[name], bits) << off
+        off += bits * n
+    return word
+
+
+def _plan_ws_edge(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
+                  q: QuantParams | None, mode: str | None) -> list[Fold]:
+    """WS rounding-edge kinds: for each M-chunk (<= ``acc_depth`` rows), N-tile and K-fold,
+    one fold; its weight beats (row R-1 first) carry each K-index's per-column fields and
+    ``last`` on the tile's final K-fold, the only fold with output rows."""
+    consts: dict[str, NDArray[np.integer]] = {}
+    per_k: dict[str, NDArray[np.integer]] = {}
+    if mode is not None:  # 16-bit SIMD words along K, the mode on every weight beat
+        from mixforge.models.pe import MODES
+
+        a, w = pack_lane_words(a, mode, 1), pack_lane_words(w, mode, 0)
+        consts["mode"] = np.array([MODES.index(mode)])
+    elif q is not None:
+        gidx = np.arange(np.shape(a)[1]) // q.group
+        per_k = {name: np.asarray(arr)[gidx] for name, arr in
+                 (("zero", q.zero), ("scale", q.scale), ("sm", q.sm)) if arr is not None}
+    m_dim, k_dim = np.shape(a)
+    n_dim = np.shape(w)[1]
+    r, c, d = cfg.rows, cfg.cols, cfg.acc_depth
+    ab = cfg.act_bits
+    folds: list[Fold] = []
+    for m0 in range(0, m_dim, d):
+        mc = min(d, m_dim - m0)
+        for n0 in range(0, n_dim, c):
+            if q is not None and q.tscale is not None:
+                consts["tscale"] = _pad(np.asarray(q.tscale)[None, n0:n0 + c], (1, c))[0]
+            for k0 in range(0, k_dim, r):
+                k1 = min(k0 + r, k_dim)
+                final = k1 == k_dim
+                wt = _pad(w[k0:k1, n0:n0 + c], (r, c))
+                ft = {name: _pad(arr[k0:k1, n0:n0 + c], (r, c)) for name, arr in per_k.items()}
+                at = _pad(a[m0:m0 + mc, k0:k1], (mc, r))
+                f = Fold(group=0, n0=n0)
+                f.w_beats = [pack_w_fields(cfg, {"data": wt[i], **{nm: v[i] for nm, v in
+                                                                   ft.items()}, **consts}, final)
+                             for i in range(r - 1, -1, -1)]
+                f.x_beats = [pack(at[mi], ab) | (int(mi == mc - 1) << (r * ab))
+                             for mi in range(mc)]
+                f.out_rows = list(range(m0, m0 + mc)) if final else []
+                folds.append(f)
+    return folds
+
+
 def _plan_ws_dequant(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
                      q: QuantParams) -> list[Fold]:
     """WS with MixPE edge dequant: for each M-chunk (<= ``acc_depth`` rows), N-tile, group and
@@ -170,15 +235,19 @@ def plan_gemm(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
     ``multiformat``, which needs the GEMM's ``mode`` (``models.pe.MODES``) instead: ``a`` / ``w``
     hold element patterns of the mode's lane format, packed L per word along K.
     """
-    if cfg.pe == "multiformat":
+    if cfg.mode_words:  # multiformat and its baselines (shared_quire, separate_macs)
         if mode is None:
             raise ValueError(f"{cfg.name} needs the GEMM's mode (mode=)")
+        if cfg.ws_round:
+            return _plan_ws_edge(cfg, a, w, None, mode)
         return _plan_multiformat(cfg, a, w, mode)
     if cfg.float_out:
         if quant is None:
             raise ValueError(f"{cfg.name} needs quantization parameters (quant=)")
         if cfg.ws_dequant:
             return _plan_ws_dequant(cfg, a, w, quant)
+        if cfg.ws_round:
+            return _plan_ws_edge(cfg, a, w, quant, None)
         return _plan_float_os(cfg, a, w, quant)
     m_dim, k_dim = a.shape
     n_dim = w.shape[1]

@@ -42,7 +42,7 @@ from mixforge.hw.array.config import ArrayConfig
 from mixforge.hw.pe.arith import enabled_stage, round_to_float
 from mixforge.hw.pe.dequant import DEQUANT_STAGES, dequant_term
 
-__all__ = ["ws_dequant_edge", "WS_EDGE_LATENCY"]
+__all__ = ["ws_dequant_edge", "WS_EDGE_LATENCY", "rmw_memory", "row_counter"]
 
 #: Cycles from a row at the edge to its float result at ``o``: memory read (1), dequant
 #: (:data:`~mixforge.hw.pe.dequant.DEQUANT_STAGES` = 2), accumulate (1), rounding (2).
@@ -59,9 +59,33 @@ def _reg(m: Module, v: Value, name: str) -> Signal:
     return r
 
 
+def rmw_memory(m: Module, *, shape: object, depth: int, name: str, raddr: Value, waddr: Value,
+               wdata: Value, wen: Value) -> Value:
+    """An ``acc_depth``-deep :class:`~amaranth.lib.memory.Memory` for one-cycle read-modify-
+    write loops: a synchronous read port at ``raddr`` (data one cycle later), transparent for
+    the write port (``waddr`` / ``wdata`` / ``wen``), so a write and a read of the same address
+    in one cycle read the new word. Returns the read data."""
+    mem = memory.Memory(shape=shape, depth=depth, init=[])  # type: ignore[arg-type]
+    m.submodules[name] = mem
+    wp = mem.write_port()
+    rp = mem.read_port(transparent_for=(wp,))
+    m.d.comb += [rp.addr.eq(raddr), wp.addr.eq(waddr), wp.data.eq(wdata), wp.en.eq(wen)]
+    return rp.data
+
+
+def row_counter(m: Module, *, valid: Value, last: Value, depth: int, name: str) -> Signal:
+    """The streamed row's position in its fold (the memories' address): counts valid rows,
+    back to 0 after a fold's ``last`` row."""
+    mcnt = Signal(range(max(depth, 2)), name=name)
+    with m.If(valid):
+        m.d.sync += mcnt.eq(Mux(last, 0, mcnt + 1))
+    return mcnt
+
+
 def ws_dequant_edge(m: Module, *, cfg: ArrayConfig, rows: Sequence[Value], asum: Value,
                     valid: Value, last: Value, bank: Value, scale: Sequence[Sequence[Value]],
-                    zero: Sequence[Sequence[Value]], tend: Sequence[Value], o: object) -> None:
+                    zero: Sequence[Sequence[Value]], tend: Sequence[Value], o: object,
+                    nan: Value | None = None) -> None:
     """Build the WS dequant edge into ``m``, driving the array's ``o`` port.
 
     Parameters
@@ -74,11 +98,17 @@ def ws_dequant_edge(m: Module, *, cfg: ArrayConfig, rows: Sequence[Value], asum:
         fold is the tile's last K-fold" (from the weight stream).
     o
         The array's output port (``payload.data``, ``payload.last``, ``valid``).
+    nan
+        ``act: fp16``: the row's Inf/NaN activation flag (same cycle as ``rows``); the sums are
+        then fixed point at 2**-24 (``ShiftAddArith`` of ``act="fp16"``: dequant terms and
+        accumulators at 2**-48). The flag is ORed over the group's K-folds in a 1-bit memory
+        beside ``sum(a)`` and joins each column's sticky NaN flag when the group closes.
     """
     from mixforge.models.pe import shift_add_arith
 
     r, c = cfg.rows, cfg.cols
-    ar = shift_add_arith(k=cfg.w_bits, act="int8", group=cfg.group)
+    ar = shift_add_arith(k=cfg.w_bits, act="fp16" if cfg.act == "fp16" else "int8",
+                         group=cfg.group)
     fpg = -(-cfg.group // r)  # K-folds per full group
     depth = cfg.acc_depth
     always = Const(1, 1)
@@ -86,17 +116,14 @@ def ws_dequant_edge(m: Module, *, cfg: ArrayConfig, rows: Sequence[Value], asum:
     # ---- E0: fold bookkeeping, row address, memory reads
     fcnt = Signal(range(max(fpg, 2)), name="eg_fcnt")
     tfirst = Signal(init=1, name="eg_tfirst")
-    mcnt = Signal(range(max(depth, 2)), name="eg_mcnt")
+    mcnt = row_counter(m, valid=valid, last=last, depth=depth, name="eg_mcnt")
     tend0 = Signal(name="eg_tend0")
     gend0 = Signal(name="eg_gend0")
     m.d.comb += [tend0.eq(_bank(bank, tend)), gend0.eq(tend0 | (fcnt == fpg - 1))]
-    with m.If(valid):
-        with m.If(last):
-            m.d.sync += [mcnt.eq(0), fcnt.eq(Mux(gend0, 0, fcnt + 1))]
-            with m.If(gend0):
-                m.d.sync += tfirst.eq(tend0)
-        with m.Else():
-            m.d.sync += mcnt.eq(mcnt + 1)
+    with m.If(valid & last):
+        m.d.sync += fcnt.eq(Mux(gend0, 0, fcnt + 1))
+        with m.If(gend0):
+            m.d.sync += tfirst.eq(tend0)
     v1 = _reg(m, valid, "eg_v1")
     l1 = _reg(m, last, "eg_l1")
     b1 = _reg(m, bank, "eg_b1")
@@ -110,44 +137,43 @@ def ws_dequant_edge(m: Module, *, cfg: ArrayConfig, rows: Sequence[Value], asum:
 
     def group_mem(width: int, x0: Value, name: str) -> Signal:
         """``Mux(group's first fold, 0, mem[addr]) + x`` one cycle after the row (E1)."""
-        mem = memory.Memory(shape=signed(width), depth=depth, init=[])
-        m.submodules[name] = mem
-        wp = mem.write_port()
-        rp = mem.read_port(transparent_for=(wp,))
         x1 = _reg(m, x0, f"{name}_x1")
         new = Signal(signed(width), name=f"{name}_new")
-        m.d.comb += [rp.addr.eq(mcnt), new.eq(Mux(gfirst1, 0, rp.data) + x1),
-                     wp.addr.eq(addr1), wp.data.eq(new), wp.en.eq(keep1)]
+        old = rmw_memory(m, shape=signed(width), depth=depth, name=name, raddr=mcnt,
+                         waddr=addr1, wdata=new, wen=keep1)
+        m.d.comb += new.eq(Mux(gfirst1, 0, old) + x1)
         return new
 
     sa1 = group_mem(ar.act_sum, asum, "eg_sa")
+    an1: Value = Const(0, 1)
+    if nan is not None:  # act fp16: the row's Inf/NaN flag, ORed over the group's K-folds
+        nan1 = _reg(m, nan, "eg_an_x1")
+        an1 = Signal(name="eg_an_new")
+        an_old = rmw_memory(m, shape=unsigned(1), depth=depth, name="eg_an", raddr=mcnt,
+                            waddr=addr1, wdata=an1, wen=keep1)
+        m.d.comb += an1.eq((~gfirst1 & an_old) | nan1)
     # ---- E1 -> E3: dequant; E2: accumulator read address; E3: accumulate
     addr2 = _reg(m, addr1, "eg_addr2")
     addr3 = _reg(m, addr2, "eg_addr3")
-    v3 = tend3 = tfirst3 = l3 = Const(0, 1)
+    v3 = tend3 = tfirst3 = l3 = an3 = Const(0, 1)
     v4, l4, v5, l5 = (Signal(name=f"eg_{n}") for n in ("v4", "l4", "v5", "l5"))
     for j in range(c):
         gs1 = group_mem(ar.group_sum, rows[j], f"eg_gs{j}")
         dq = dequant_term(m, ar=ar, swa=gs1, sa=sa1, scale=_bank(b1, [s[j] for s in scale]),
                           zero=_bank(b1, [z[j] for z in zero]), enable=always,
-                          tags=(v1 & gend1, tend1, tfirst1, l1) if j == 0 else (),
+                          tags=(v1 & gend1, tend1, tfirst1, l1, an1) if j == 0 else (),
                           name=f"eg_dq{j}")
         if j == 0:
-            v3, tend3, tfirst3, l3 = dq.tags
-        acc = memory.Memory(shape=unsigned(ar.acc + 1), depth=depth, init=[])
-        m.submodules[f"eg_acc{j}"] = acc
-        wp = acc.write_port()
-        rp = acc.read_port(transparent_for=(wp,))
+            v3, tend3, tfirst3, l3, an3 = dq.tags
         old = Signal(signed(ar.acc), name=f"eg_old{j}")
         old_nan = Signal(name=f"eg_oldnan{j}")
         new = Signal(signed(ar.acc), name=f"eg_new{j}")  # wraps like the model's accumulator
         new_nan = Signal(name=f"eg_newnan{j}")
-        m.d.comb += [rp.addr.eq(addr2),
-                     old.eq(Mux(tfirst3, 0, rp.data[:ar.acc].as_signed())),
-                     old_nan.eq(~tfirst3 & rp.data[ar.acc]),
-                     new.eq(old + dq.term), new_nan.eq(old_nan | dq.bad),
-                     wp.addr.eq(addr3), wp.data.eq(Cat(new, new_nan)),
-                     wp.en.eq(v3 & ~tend3)]
+        rd = rmw_memory(m, shape=unsigned(ar.acc + 1), depth=depth, name=f"eg_acc{j}",
+                        raddr=addr2, waddr=addr3, wdata=Cat(new, new_nan), wen=v3 & ~tend3)
+        m.d.comb += [old.eq(Mux(tfirst3, 0, rd[:ar.acc].as_signed())),
+                     old_nan.eq(~tfirst3 & rd[ar.acc]),
+                     new.eq(old + dq.term), new_nan.eq(old_nan | dq.bad | an3)]
         r4, rn4 = Signal(signed(ar.acc), name=f"eg_r4_{j}"), Signal(name=f"eg_rn4_{j}")
         m.d.sync += [r4.eq(new), rn4.eq(new_nan)]
         rounded = round_to_float(m, r4, lsb=ar.acc_lsb, fmt=cfg.out, nan=rn4, name=f"eg_rd{j}",

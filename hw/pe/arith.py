@@ -107,13 +107,10 @@ def decode_fp4(bits: Value) -> Unpacked:
     return Unpacked(sign=bits[3], exp=exp, sig=Cat(f, e != 0), nar=Const(0, 1))
 
 
-def decode_posit(m: Module, bits: Value, *, n: int, es: int, name: str = "pd") -> Unpacked:
-    """posit(n, es) pattern -> ``Unpacked``; the significand has ``n - 2 - es`` bits.
-
-    The fraction is left-aligned in ``n - 3 - es`` bits, so ``exp = scale - (n - 3 - es)``.
-    Zero decodes to ``sig == 0``; NaR sets ``nar`` (and ``sig == 0``).
-    """
-    fw = n - 3 - es
+def _posit_regime(m: Module, bits: Value, *, n: int, name: str) -> tuple[Value, Signal, Signal]:
+    """The regime of an ``n``-bit posit pattern: its sign, the regime value ``k`` and ``rest``
+    (``n - 1`` bits: the magnitude's bits after the regime and its terminator, left-aligned;
+    exponent then fraction)."""
     sign = bits[n - 1]
     mag = Signal(n, name=f"{name}_abs")
     m.d.comb += mag.eq(Mux(sign, -bits, bits))
@@ -128,17 +125,36 @@ def decode_posit(m: Module, bits: Value, *, n: int, es: int, name: str = "pd") -
     m.d.comb += k.eq(Mux(first, run - 1, -run))
     rest = Signal(n - 1, name=f"{name}_rest")
     m.d.comb += rest.eq((rem << (run + 1).as_unsigned())[: n - 1])
-    e = rest[n - 1 - es: n - 1] if es else Const(0, 1)
-    scale = Signal(signed(len(k) + es + 1), name=f"{name}_scale")
-    m.d.comb += scale.eq((k << es) + e if es else k)
+    return sign, k, rest
+
+
+def _posit_unpacked(m: Module, bits: Value, *, n: int, sign: Value, scale: Value,
+                    frac: Value | None, frac_bits: int, name: str) -> Unpacked:
+    """``Unpacked`` of a decoded posit: significand ``Cat(frac, hidden)`` (hidden 0 for zero
+    and NaR), ``exp = scale - frac_bits``."""
     is_zero = bits == 0
     is_nar = bits == (1 << (n - 1))
     hidden = ~(is_zero | is_nar)
-    frac = rest[n - 1 - es - fw: n - 1 - es] if fw else None
     sig = Cat(frac, hidden) if frac is not None else hidden
     exp = Signal(signed(len(scale) + 1), name=f"{name}_exp")
-    m.d.comb += exp.eq(scale - fw)
+    m.d.comb += exp.eq(scale - frac_bits)
     return Unpacked(sign=sign, exp=exp, sig=sig, nar=is_nar)
+
+
+def decode_posit(m: Module, bits: Value, *, n: int, es: int, name: str = "pd") -> Unpacked:
+    """posit(n, es) pattern -> ``Unpacked``; the significand has ``n - 2 - es`` bits.
+
+    The fraction is left-aligned in ``n - 3 - es`` bits, so ``exp = scale - (n - 3 - es)``.
+    Zero decodes to ``sig == 0``; NaR sets ``nar`` (and ``sig == 0``).
+    """
+    fw = n - 3 - es
+    sign, k, rest = _posit_regime(m, bits, n=n, name=name)
+    e = rest[n - 1 - es: n - 1] if es else Const(0, 1)
+    scale = Signal(signed(len(k) + es + 1), name=f"{name}_scale")
+    m.d.comb += scale.eq((k << es) + e if es else k)
+    frac = rest[n - 1 - es - fw: n - 1 - es] if fw else None
+    return _posit_unpacked(m, bits, n=n, sign=sign, scale=scale, frac=frac, frac_bits=fw,
+                           name=name)
 
 
 #: A pipeline-register hook: ``stage(value, name) -> registered copy`` (see the rounders).
@@ -293,34 +309,16 @@ def decode_posit_es01(m: Module, bits: Value, *, es: Value, frac_bits: int,
     n = len(bits)
     if not 0 <= frac_bits <= n - 3:
         raise ValueError(f"frac_bits must be in 0..{n - 3}, not {frac_bits}")
-    sign = bits[n - 1]
-    mag = Signal(n, name=f"{name}_abs")
-    m.d.comb += mag.eq(Mux(sign, -bits, bits))
-    rem = mag[: n - 1]
-    first = rem[n - 2]
-    inv = Signal(n - 1, name=f"{name}_inv")
-    m.d.comb += inv.eq(Mux(first, ~rem, rem))
-    any_, pos = leading_one(inv)
-    run = Signal(range(n), name=f"{name}_run")
-    m.d.comb += run.eq(Mux(any_, n - 2 - pos, n - 1))
-    k = Signal(signed(len(run) + 1), name=f"{name}_k")
-    m.d.comb += k.eq(Mux(first, run - 1, -run))
     # the regime (run + terminator) takes >= 2 bits, so rest[0:2] is always zero
-    rest = Signal(n - 1, name=f"{name}_rest")
-    m.d.comb += rest.eq((rem << (run + 1).as_unsigned())[: n - 1])
+    sign, k, rest = _posit_regime(m, bits, n=n, name=name)
     scale = Signal(signed(len(k) + 2), name=f"{name}_scale")
     m.d.comb += scale.eq(Mux(es, (k << 1) + rest[n - 2], k))
     frac = Signal(frac_bits, name=f"{name}_frac") if frac_bits else None
     if frac is not None:
         m.d.comb += frac.eq(Mux(es, rest[n - 2 - frac_bits: n - 2],
                                 rest[n - 1 - frac_bits: n - 1]))
-    is_zero = bits == 0
-    is_nar = bits == (1 << (n - 1))
-    hidden = ~(is_zero | is_nar)
-    sig = Cat(frac, hidden) if frac is not None else hidden
-    exp = Signal(signed(len(scale) + 1), name=f"{name}_exp")
-    m.d.comb += exp.eq(scale - frac_bits)
-    return Unpacked(sign=sign, exp=exp, sig=sig, nar=is_nar)
+    return _posit_unpacked(m, bits, n=n, sign=sign, scale=scale, frac=frac,
+                           frac_bits=frac_bits, name=name)
 
 
 def round_to_posit_lean(m: Module, x: Value, *, lsb: int, n: int, es: int,

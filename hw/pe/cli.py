@@ -110,6 +110,10 @@ def _verify(args: argparse.Namespace) -> int:
               f"{rate:>10.0f} {cpu_rate} {sim_rate} {rec.get('cycles', ''):>7}  {xc}")
         for line in [*rec["first_mismatches"], *rec.get("timing_errors", [])]:
             print(f"    {line}")
+    for names in dict.fromkeys(tuple(r["shared_run"]) for r in res.records
+                               if r.get("shared_run")):
+        print(f"  {' + '.join(names)}: one harness run, each at its own rate and checked "
+              f"apart (cycles are the run's; its simulation time is split by vectors)")
     if len(runs) > 1:
         print(f"  per-cycle {_PER_CYCLE[cfg.spec.kind]}: "
               f"{'passed' if runs[1].failed == 0 else 'FAILED'}")

@@ -23,6 +23,11 @@ internal ``clk`` and ``done``. Wrapper ports (sampled at the rising edge of ``cl
     seed        LFSR seed (0 is replaced by a constant: xorshift must not start at 0)
     valid_thr   offer ``i.valid`` when ``lfsr[7:0] < valid_thr`` (256: every cycle)
     ready_thr   drive ``o.ready`` when ``lfsr[15:8] < ready_thr`` (256: always)
+    split_in, split_out, valid_thr2, ready_thr2
+                a second rate in the same run: inputs from index ``split_in`` on are offered
+                with ``valid_thr2``, outputs from index ``split_out`` on are taken with
+                ``ready_thr2`` (two small checks of different rates share one run; set
+                ``split_* = 0xFFFFFFFF`` for one rate)
     done        1 once ``n_out`` outputs were captured or ``max_cycles`` elapsed
     timeout     1 if ``done`` came from ``max_cycles``
     cycles, sent, got   running cycles, inputs accepted, outputs captured
@@ -103,6 +108,10 @@ module {spec.module} (
     input  wire [31:0] seed       {V},
     input  wire [8:0]  valid_thr  {V},
     input  wire [8:0]  ready_thr  {V},
+    input  wire [31:0] split_in   {V},
+    input  wire [31:0] split_out  {V},
+    input  wire [8:0]  valid_thr2 {V},
+    input  wire [8:0]  ready_thr2 {V},
     output reg         done       {V},
     output reg         timeout    {V},
     output reg  [31:0] cycles     {V},
@@ -120,8 +129,8 @@ module {spec.module} (
     reg        clk {V} = 1'b0;
     always #5 clk = ~clk;
 
-    wire v_gate = {{1'b0, lfsr[7:0]}} < valid_thr;
-    wire r_gate = {{1'b0, lfsr[15:8]}} < ready_thr;
+    wire v_gate = {{1'b0, lfsr[7:0]}} < ((sent < split_in) ? valid_thr : valid_thr2);
+    wire r_gate = {{1'b0, lfsr[15:8]}} < ((got < split_out) ? ready_thr : ready_thr2);
     wire              i_valid = running && (sent < n_in) && v_gate;
     wire              i_ready;
     wire [{iw - 1}:0] i_payload = in_mem[sent[{aw - 1}:0]];

@@ -50,7 +50,8 @@ from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import QUIRE_BITS, QUIRE_LSB
 
 __all__ = ["Mode", "MultiFormatMAC", "SharedQuireMAC", "multiformat_layout", "decode_word",
-           "lane_sig_widths", "lane_products", "quire_term"]
+           "lane_sig_widths", "lane_exp_ranges", "lane_modes", "lane_products", "quire_term",
+           "decode_format", "align_product", "place_sum", "format_term"]
 
 
 class Mode(enum.Enum, shape=2):  # type: ignore[call-arg]
@@ -158,8 +159,10 @@ class _MacBase(StreamPE):
                                      regs[4].eq(ub.exp), regs[5].eq(ub.sig),
                                      regs[6].eq(ua.nar | ub.nar)]
                     continue
-                units = {mode: (self._decode(m, a1, fmt, off, f"l{j}a_{fmt}"),
-                                self._decode(m, b1, fmt, off, f"l{j}b_{fmt}"))
+                units = {mode: (decode_format(m, a1[off: off + _FMT[fmt][0]], fmt,
+                                              name=f"l{j}a_{fmt}"),
+                                decode_format(m, b1[off: off + _FMT[fmt][0]], fmt,
+                                              name=f"l{j}b_{fmt}"))
                          for mode, (fmt, off) in lane.serves.items()}
                 with m.Switch(md1):
                     for mode, (ua, ub) in units.items():
@@ -218,20 +221,6 @@ class _MacBase(StreamPE):
         return top
 
     @staticmethod
-    def _group_sum(m: Module, terms: list[tuple[int, Value]], name: str,
-                   ) -> Signal:
-        """Sum signed ``(quire bit of bit 0, value)`` terms in their narrow window, placed in
-        the quire (sign-extended). Bits below the quire LSB are zero in every lane (posit16
-        products are multiples of minpos**2), so dropping them is exact."""
-        lo_b = min(off for off, _ in terms)
-        hi_b = max(off + len(v) for off, v in terms) + len(terms).bit_length()
-        gsum = Signal(signed(hi_b - lo_b), name=f"{name}_sum")
-        m.d.comb += gsum.eq(adder_tree([v << (off - lo_b) for off, v in terms], hi_b - lo_b))
-        placed = Signal(signed(QUIRE_BITS), name=f"{name}_q")
-        m.d.comb += placed.eq(gsum[-lo_b:].as_signed() if lo_b < 0 else (gsum << lo_b))
-        return placed
-
-    @staticmethod
     def _shared_groups(m: Module, aligned: list[tuple[int, Value]], mode: Value,
                        sel: Signal, prefix: str = "") -> None:
         """posit16: lane 0 alone; other modes: lane 0's window slice + the active lanes 1-3."""
@@ -245,7 +234,7 @@ class _MacBase(StreamPE):
         p8 = mode == Mode.P8X2  # lanes 2-3 are idle (and hold stale values) in posit8 mode
         terms = [(lo0, slice0), aligned[1],
                  *((off, Mux(p8, 0, v)) for off, v in aligned[2:])]
-        narrow_q = _MacBase._group_sum(m, terms, f"{prefix}grp_narrow")
+        narrow_q = place_sum(m, terms, QUIRE_BITS, name=f"{prefix}grp_narrow")
         m.d.comb += sel.eq(Mux(mode == Mode.P16X1, wide_q, narrow_q))
 
     @staticmethod
@@ -297,15 +286,6 @@ class _MacBase(StreamPE):
         for md in lane.serves:
             use = use | (mode == md)
         return use
-
-    @staticmethod
-    def _decode(m: Module, word: Value, fmt: str, off: int, name: str):
-        nb = _FMT[fmt][0]
-        field = word[off: off + nb]
-        if fmt == "fp4":
-            return decode_fp4(field)
-        n, es = _POSIT[fmt]
-        return decode_posit(m, field, n=n, es=es, name=name)
 
     @staticmethod
     def _shared_products(m: Module, dec: list, mode: Value, prefix: str = "") -> list[Value]:
@@ -366,16 +346,52 @@ class SharedQuireMAC(_MacBase):
 # ------------------------------------------------------------------ builders (PE and array)
 
 
-def decode_word(m: Module, word: Value, mode: Value, *, name: str) -> list[Unpacked]:
-    """The shared design's four lane decoders of one 16-bit operand word (run-time ``mode``):
-    lane ``j`` -> (sign, exponent of the significand LSB, significand, NaR). A lane the mode does
-    not use decodes a meaningless value that :func:`lane_products` / :func:`quire_term` ignore."""
-    return [_MacBase._decode_shared(m, word, mode, j, f"{name}{j}") for j in range(4)]
+def decode_format(m: Module, field: Value, fmt: str, *, name: str) -> Unpacked:
+    """A lane's own decoder of one format (``fp4``: a few gates; posits: ``decode_posit``):
+    the separate-units baselines' front end (``SharedQuireMAC``, ``SeparateMacsMAC``)."""
+    if fmt == "fp4":
+        return decode_fp4(field)
+    n, es = _POSIT[fmt]
+    return decode_posit(m, field, n=n, es=es, name=name)
+
+
+def decode_word(m: Module, word: Value, mode: Value, *, shared: bool = True,
+                name: str) -> list[Unpacked]:
+    """The lane decoders of one 16-bit operand word: lane ``j`` -> (sign, exponent of the
+    significand LSB, significand, NaR). Shared design: four run-time configurable decoders
+    (``mode``); a lane the mode does not use decodes a meaningless value that
+    :func:`lane_products` / :func:`quire_term` ignore. Baseline (``shared=False``): every one
+    of the eleven lanes decodes its own format's field (:func:`decode_format`)."""
+    if shared:
+        return [_MacBase._decode_shared(m, word, mode, j, f"{name}{j}") for j in range(4)]
+    out = []
+    for j, lane in enumerate(_lanes(False)):
+        ((fmt, off),) = lane.serves.values()
+        out.append(decode_format(m, word[off: off + _FMT[fmt][0]], fmt, name=f"{name}{j}"))
+    return out
 
 
 def lane_sig_widths(shared: bool = True) -> list[int]:
     """Significand width of every physical lane (shared design: 13, 6, 2, 2)."""
     return [lane.sig_w for lane in _lanes(shared)]
+
+
+def lane_exp_ranges(shared: bool = True) -> list[tuple[int, int]]:
+    """(min, max) exponent of a decoded significand's LSB of every physical lane, over the
+    formats it serves (shared lanes also hold their slot offsets: use 8-bit exponents)."""
+    return [lane.exp_range for lane in _lanes(shared)]
+
+
+def lane_modes(shared: bool = True) -> list[list[Mode]]:
+    """The modes each physical lane serves (baseline: exactly one per lane)."""
+    return [list(lane.serves) for lane in _lanes(shared)]
+
+
+def _signed_product(d: tuple) -> tuple[Value, Value]:
+    """One lane's own ``*`` multiplier and exponent adder: ``(ea + eb, +-ma * mb)`` from the
+    decoded operands ``d = (sa, ea, ma, sb, eb, mb, nar)``."""
+    prod = d[2] * d[5]
+    return d[1] + d[4], Mux(d[0] ^ d[3], -prod, prod)
 
 
 def lane_products(m: Module, dec: list, mode: Value, *, shared: bool = True,
@@ -386,16 +402,62 @@ def lane_products(m: Module, dec: list, mode: Value, *, shared: bool = True,
     Shared design: one mode-split 13x13 partial-product array; baseline: one ``*`` per lane.
     """
     lanes = _lanes(shared)
-    products = (_MacBase._shared_products(m, dec, mode, name) if shared
-                else [d[2] * d[5] for d in dec])
+    products = _MacBase._shared_products(m, dec, mode, name) if shared else None
     out: list[tuple[Signal, Signal, Value]] = []
     for j, (lane, d) in enumerate(zip(lanes, dec, strict=True)):
         e = Signal(signed(9), name=f"{name}pc{j}_e")
         p = Signal(signed(2 * lane.sig_w + 1), name=f"{name}pc{j}_m")
-        off = _MacBase._exp_offset(mode, j) if shared else 0
-        m.d.comb += [e.eq(d[1] + d[4] + off), p.eq(Mux(d[0] ^ d[3], -products[j], products[j]))]
+        if products is not None:
+            pj = products[j]
+            m.d.comb += [e.eq(d[1] + d[4] + _MacBase._exp_offset(mode, j)),
+                         p.eq(Mux(d[0] ^ d[3], -pj, pj))]
+        else:
+            ce, cp = _signed_product(d)
+            m.d.comb += [e.eq(ce), p.eq(cp)]
         out.append((e, p, d[6]))
     return out
+
+
+def align_product(m: Module, e: Value, p: Value, exp_range: tuple[int, int], lsb: int, *,
+                  name: str) -> tuple[int, Signal]:
+    """Align one lane product (exponent ``e`` of its LSB, signed ``p``) of a lane whose
+    operands' significand-LSB exponents lie in ``exp_range``: a signed left shift by
+    ``e - 2 * min``. Returns ``(frame bit of bit 0, aligned value)`` for a fixed-point frame
+    with LSB ``2**lsb``."""
+    lo, hi = exp_range
+    emin, emax = 2 * lo, 2 * hi
+    sh = Signal(range(emax - emin + 1), name=f"{name}_sh")
+    m.d.comb += sh.eq((e - emin).as_unsigned()[: len(sh)])
+    wide = Signal(signed(len(p) + emax - emin), name=f"{name}_wide")
+    m.d.comb += wide.eq(p << sh)
+    return emin - lsb, wide
+
+
+def place_sum(m: Module, terms: list[tuple[int, Value]], bits: int, *, name: str) -> Signal:
+    """Sum signed ``(frame bit of bit 0, value)`` terms in their narrow window, placed in a
+    ``bits``-wide frame (sign-extended / wrapped). Bits below the frame's LSB are zero in every
+    lane (products are multiples of the format's minpos**2), so dropping them is exact."""
+    lo_b = min(off for off, _ in terms)
+    hi_b = max(off + len(v) for off, v in terms) + len(terms).bit_length()
+    gsum = Signal(signed(hi_b - lo_b), name=f"{name}_sum")
+    m.d.comb += gsum.eq(adder_tree([v << (off - lo_b) for off, v in terms], hi_b - lo_b))
+    placed = Signal(signed(bits), name=f"{name}_q")
+    m.d.comb += placed.eq(gsum[-lo_b:].as_signed() if lo_b < 0 else (gsum << lo_b))
+    return placed
+
+
+def format_term(m: Module, prods: list[tuple[Value, Value, Value]], fmt: str, *, bits: int,
+                lsb: int, lane0: int = 0, prefix: str = "", name: str) -> tuple[Signal, Value]:
+    """One format's lane products (``fmt``'s own lanes, numbered from ``lane0``) aligned and
+    summed into a ``bits``-wide fixed-point frame with LSB ``2**lsb`` (``SharedQuireMAC``: the
+    quire; ``SeparateMacsMAC``: the format's own accumulator), and the OR of their NaR flags."""
+    _, _, lo, hi = _FMT[fmt]
+    terms = [align_product(m, pe_, pm, (lo, hi), lsb, name=f"{prefix}al{lane0 + k}")
+             for k, (pe_, pm, _) in enumerate(prods)]
+    nar: Value = Const(0, 1)
+    for _, _, pn in prods:
+        nar = nar | pn
+    return place_sum(m, terms, bits, name=name), nar
 
 
 def quire_term(m: Module, prods: list[tuple[Value, Value, Value]], mode: Value, *,
@@ -404,27 +466,23 @@ def quire_term(m: Module, prods: list[tuple[Value, Value, Value]], mode: Value, 
     sum the active lanes in their narrow window and place exactly one group in the quire
     (``QUIRE_BITS`` signed, LSB ``2**QUIRE_LSB``); plus the NaR of the active lanes."""
     lanes = _lanes(shared)
-    nar_now: Value = Const(0, 1)
-    aligned: list[tuple[int, Value]] = []  # (quire bit of bit 0, signed aligned value)
-    for j, (lane, (pe_, pm, pn)) in enumerate(zip(lanes, prods, strict=True)):
-        lo, hi = lane.exp_range
-        emin, emax = 2 * lo, 2 * hi
-        sh = Signal(range(emax - emin + 1), name=f"{name}al{j}_sh")
-        m.d.comb += sh.eq((pe_ - emin).as_unsigned()[: len(sh)])
-        wide = Signal(signed(len(pm) + emax - emin), name=f"{name}al{j}_wide")
-        m.d.comb += wide.eq(pm << sh)
-        aligned.append((emin - QUIRE_LSB, wide))
-        nar_now = nar_now | (_MacBase._uses(mode, lane) & pn)
     sel = Signal(signed(QUIRE_BITS), name=f"{name}quire_in")
+    nar_now: Value = Const(0, 1)
     if shared:
+        aligned = [align_product(m, pe_, pm, lane.exp_range, QUIRE_LSB, name=f"{name}al{j}")
+                   for j, (lane, (pe_, pm, _)) in enumerate(zip(lanes, prods, strict=True))]
+        for lane, (_, _, pn) in zip(lanes, prods, strict=True):
+            nar_now = nar_now | (_MacBase._uses(mode, lane) & pn)
         _MacBase._shared_groups(m, aligned, mode, sel, name)
-    else:
-        groups = []
-        for g, members in enumerate(_MacBase._groups(lanes)):
-            placed = _MacBase._group_sum(m, [aligned[j] for j in members], f"{name}grp{g}")
-            groups.append((placed, _MacBase._uses(mode, lanes[members[0]])))
-        pick: Value = Const(0, signed(QUIRE_BITS))
-        for placed, use_g in groups:
-            pick = Mux(use_g, placed, pick)
-        m.d.comb += sel.eq(pick)
+        return sel, nar_now
+    pick: Value = Const(0, signed(QUIRE_BITS))
+    for g, members in enumerate(_MacBase._groups(lanes)):
+        fmt = next(iter(lanes[members[0]].serves.values()))[0]
+        placed, gn = format_term(m, [prods[j] for j in members], fmt, bits=QUIRE_BITS,
+                                 lsb=QUIRE_LSB, lane0=members[0], prefix=name,
+                                 name=f"{name}grp{g}")
+        use_g = _MacBase._uses(mode, lanes[members[0]])
+        pick = Mux(use_g, placed, pick)
+        nar_now = nar_now | (use_g & gn)
+    m.d.comb += sel.eq(pick)
     return sel, nar_now

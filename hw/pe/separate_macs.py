@@ -17,22 +17,54 @@ MACs a mode does not use are gated (their registers hold still). Pipeline as the
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 
-from mixforge.hw.pe.arith import (
-    adder_tree,
-    decode_fp4,
-    decode_posit,
-    enabled_stage,
-    round_to_float,
-    round_to_posit_lean,
+from mixforge.hw.pe.arith import enabled_stage, round_to_float, round_to_posit_lean
+from mixforge.hw.pe.multiformat import (
+    _FMT,
+    _NAMES,
+    Mode,
+    _signed_product,
+    decode_format,
+    format_term,
+    multiformat_layout,
 )
-from mixforge.hw.pe.multiformat import _FMT, _NAMES, _POSIT, Mode, multiformat_layout
 from mixforge.hw.pe.specs import SeparateMacsSpec
 from mixforge.hw.pe.stream import StreamPE
 from mixforge.models.pe import MODE_LANES, SEPARATE_ACC
 
-__all__ = ["SeparateMacsMAC"]
+__all__ = ["SeparateMacsMAC", "mode_name", "readouts", "pick_readout"]
+
+
+def mode_name(mode: Mode) -> str:
+    """``models.pe.MODES`` name of a :class:`Mode`."""
+    return ("fp4x4", "p4x4", "p8x2", "p16x1")[mode.value]
+
+
+def readouts(m: Module, accs: dict[Mode, tuple[Value, Value]], *, out: str, stage: object,
+             prefix: str = "") -> dict[Mode, Value]:
+    """One readout per MAC: each format's accumulator ``(value, NaR)`` (LSB
+    ``SEPARATE_ACC[mode][1]``, any width) rounded once into ``out`` (``stage``: the rounders'
+    pipeline register enable, ``arith.enabled_stage``)."""
+    results: dict[Mode, Value] = {}
+    for mode, (r4, rn4) in accs.items():
+        lsb = SEPARATE_ACC[mode_name(mode)][1]
+        nm = f"{prefix}rd_{_NAMES[mode]}"
+        if out == "posit16_es1":
+            results[mode] = round_to_posit_lean(m, r4, lsb=lsb, n=16, es=1, nan=rn4, name=nm,
+                                                stage=stage)
+        else:
+            results[mode] = round_to_float(m, r4, lsb=lsb, fmt=out, nan=rn4, name=nm,
+                                           stage=stage)
+    return results
+
+
+def pick_readout(results: dict[Mode, Value], mode: Value) -> Value:
+    """The output mux: the readout of ``mode``'s MAC."""
+    picked: Value = results[Mode.P16X1]
+    for md in (Mode.P8X2, Mode.P4X4, Mode.FP4X4):
+        picked = Mux(mode == md, results[md], picked)
+    return picked
 
 
 class SeparateMacsMAC(StreamPE):
@@ -76,37 +108,20 @@ class SeparateMacsMAC(StreamPE):
         for mode in Mode:
             snapshots[mode] = self._mac(m, mode, lane0, adv, (v1, a1, b1, md1), (v2, md2),
                                         (v3, l3, md3))
-            lane0 += MODE_LANES[self._mname(mode)][1]
+            lane0 += MODE_LANES[mode_name(mode)][1]
 
         # stages 5-6: one readout per MAC (own Verilog module, so area is reported per part);
         # the mode of the last element picks the output
         core, m = m, Module()
-        stage = enabled_stage(m, adv)
-        out = self._spec.out
-        results = {}
-        for mode, (r4, rn4) in snapshots.items():
-            lsb = SEPARATE_ACC[self._mname(mode)][1]
-            nm = f"rd_{_NAMES[mode]}"
-            if out == "posit16_es1":
-                results[mode] = round_to_posit_lean(m, r4, lsb=lsb, n=16, es=1, nan=rn4, name=nm,
-                                               stage=stage)
-            else:
-                results[mode] = round_to_float(m, r4, lsb=lsb, fmt=out, nan=rn4, name=nm,
-                                               stage=stage)
+        results = readouts(m, snapshots, out=self._spec.out, stage=enabled_stage(m, adv))
         v5, md5 = Signal(name="v5"), Signal(Mode, name="mode5")
-        picked: Value = results[Mode.P16X1]
-        for mode in (Mode.P8X2, Mode.P4X4, Mode.FP4X4):
-            picked = Mux(md5 == mode, results[mode], picked)
+        picked = pick_readout(results, md5)
         with m.If(adv):
             m.d.sync += [v5.eq(v4), md5.eq(md4), self.o.valid.eq(v5), self.o.payload.eq(picked)]
         top = Module()
         top.submodules.core = core
         top.submodules.readout = m
         return top
-
-    @staticmethod
-    def _mname(mode: Mode) -> str:
-        return ("fp4x4", "p4x4", "p8x2", "p16x1")[mode.value]
 
     def _mac(self, m: Module, mode: Mode, lane0: int, adv: Value, s1: tuple, s2: tuple,
              s3: tuple) -> tuple[Signal, Signal]:
@@ -115,11 +130,10 @@ class SeparateMacsMAC(StreamPE):
         v2, md2 = s2
         v3, l3, md3 = s3
         fmt = _NAMES[mode]
-        nb, sig_w, lo, hi = _FMT[fmt]
-        lanes = MODE_LANES[self._mname(mode)][1]
-        acc_bits, acc_lsb = SEPARATE_ACC[self._mname(mode)]
-        terms: list[tuple[int, Value]] = []  # (accumulator bit of bit 0, signed aligned value)
-        nar_now: Value = Const(0, 1)
+        nb, sig_w, _, _ = _FMT[fmt]
+        lanes = MODE_LANES[mode_name(mode)][1]
+        acc_bits, acc_lsb = SEPARATE_ACC[mode_name(mode)]
+        prod_regs: list[tuple[Value, Value, Value]] = []
         for k in range(lanes):
             j = lane0 + k
             # stage 2: this lane's own decoders
@@ -128,8 +142,8 @@ class SeparateMacsMAC(StreamPE):
             sb, eb, mb = (Signal(name=f"l{j}_sb"), Signal(signed(8), name=f"l{j}_eb"),
                           Signal(sig_w, name=f"l{j}_mb"))
             dn = Signal(name=f"l{j}_nar")
-            ua = self._decode(m, a1[k * nb: (k + 1) * nb], fmt, f"l{j}a")
-            ub = self._decode(m, b1[k * nb: (k + 1) * nb], fmt, f"l{j}b")
+            ua = decode_format(m, a1[k * nb: (k + 1) * nb], fmt, name=f"l{j}a")
+            ub = decode_format(m, b1[k * nb: (k + 1) * nb], fmt, name=f"l{j}b")
             with m.If(adv & v1 & (md1 == mode)):
                 m.d.sync += [sa.eq(ua.sign), ea.eq(ua.exp), ma.eq(ua.sig), sb.eq(ub.sign),
                              eb.eq(ub.exp), mb.eq(ub.sig), dn.eq(ua.nar | ub.nar)]
@@ -137,25 +151,13 @@ class SeparateMacsMAC(StreamPE):
             pe_, pm, pn = (Signal(signed(9), name=f"p{j}_e"),
                            Signal(signed(2 * sig_w + 1), name=f"p{j}_m"),
                            Signal(name=f"p{j}_nar"))
-            prod = ma * mb
+            ce, cp = _signed_product((sa, ea, ma, sb, eb, mb, dn))
             with m.If(adv & v2 & (md2 == mode)):
-                m.d.sync += [pe_.eq(ea + eb), pm.eq(Mux(sa ^ sb, -prod, prod)), pn.eq(dn)]
-            # stage 4: align into this MAC's accumulator
-            emin, emax = 2 * lo, 2 * hi
-            sh = Signal(range(emax - emin + 1), name=f"al{j}_sh")
-            m.d.comb += sh.eq((pe_ - emin).as_unsigned()[: len(sh)])
-            wide = Signal(signed(len(pm) + emax - emin), name=f"al{j}_wide")
-            m.d.comb += wide.eq(pm << sh)
-            terms.append((emin - acc_lsb, wide))
-            nar_now = nar_now | pn
-        # lane sum in the accumulator's frame; bits below its LSB are zero (products are
-        # multiples of minpos**2), so dropping them is exact
-        lo_b = min(off for off, _ in terms)
-        hi_b = max(off + len(v) for off, v in terms) + len(terms).bit_length()
-        gsum = Signal(signed(hi_b - lo_b), name=f"mac_{fmt}_sum")
-        m.d.comb += gsum.eq(adder_tree([v << (off - lo_b) for off, v in terms], hi_b - lo_b))
-        placed = Signal(signed(acc_bits), name=f"mac_{fmt}_in")
-        m.d.comb += placed.eq(gsum[-lo_b:].as_signed() if lo_b < 0 else (gsum << lo_b))
+                m.d.sync += [pe_.eq(ce), pm.eq(cp), pn.eq(dn)]
+            prod_regs.append((pe_, pm, pn))
+        # stage 4: align into this MAC's accumulator, lane sum in its frame
+        placed, nar_now = format_term(m, prod_regs, fmt, bits=acc_bits, lsb=acc_lsb,
+                                      lane0=lane0, name=f"mac_{fmt}")
         acc, nan = Signal(signed(acc_bits), name=f"acc_{fmt}"), Signal(name=f"acc_{fmt}_nar")
         acc_next = Signal(signed(acc_bits), name=f"acc_{fmt}_next")
         m.d.comb += acc_next.eq(acc + placed)
@@ -169,10 +171,3 @@ class SeparateMacsMAC(StreamPE):
             with m.Elif(mine):
                 m.d.sync += [acc.eq(acc_next), nan.eq(nan | nar_now)]
         return r4, rn4
-
-    @staticmethod
-    def _decode(m: Module, field: Value, fmt: str, name: str):  # type: ignore[no-untyped-def]
-        if fmt == "fp4":
-            return decode_fp4(field)
-        n, es = _POSIT[fmt]
-        return decode_posit(m, field, n=n, es=es, name=name)

@@ -7,7 +7,7 @@ mapped to Yosys internal gates (``techmap; abc``) and to ``abc -g cmos2`` for a 
 estimate, as :mod:`mixforge.hw.pe.synth` does. Reported: ``cells`` (logic cells excluding the
 memory), ``flip_flops``, ``cmos_transistors`` (combinational logic; ``..._incl_ff`` adds
 :data:`~mixforge.hw.pe.synth.TRANSISTORS_PER_FF` per flip-flop bit), and the memory separately
-(``memories``, ``memory_bits``), never as gates.
+(``memories``, ``memory_bits``, ``memory_shapes``), never as gates.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ LANE_VARIANTS = {
 
 def synth_pim_verilog(verilog: str, top: str) -> dict[str, Any]:
     """Yosys figures of a logic-PIM unit's Verilog (see the module docstring)."""
+    from mixforge.hw.array.synth import rtlil_memories
     from mixforge.hw.pe.synth import TRANSISTORS_PER_FF
     from mixforge.toolchain import run_yosys
 
@@ -56,11 +57,12 @@ def synth_pim_verilog(verilog: str, top: str) -> dict[str, Any]:
     ffs = sum(v for k, v in logic.items() if "DFF" in k.upper())
     tr_raw = str(cmos.get("estimated_num_transistors", "0"))
     tr = int(tr_raw.rstrip("+") or 0)
+    shapes = rtlil_memories(out.get("mem.il", b"").decode())
     return {"cells": sum(logic.values()), "cells_by_type": dict(sorted(logic.items())),
             "flip_flops": ffs, "cmos_transistors": tr,
             "cmos_transistors_incl_ff": tr + TRANSISTORS_PER_FF * ffs,
-            "memories": sum(mems.values()),
-            "memory_bits": _memory_bits(out.get("mem.il", b"").decode()),
+            "memories": sum(mems.values()), "memory_bits": sum(s["bits"] for s in shapes),
+            "memory_shapes": shapes,
             "has_mul": any(str(t).startswith("$mul")
                            for t in pre.get("num_cells_by_type", {})),
             "yosys_s": round(time.perf_counter() - t0, 1)}
@@ -73,19 +75,6 @@ def synth_pim(config: PimConfig) -> dict[str, Any]:
     st = synth_pim_verilog(generate_pim(config).read_text(), config.name)
     return {"name": config.name, "config": config.params(), "lanes": config.lanes,
             "buffer_bits": config.max_tokens * config.max_k_words * config.word_bits, **st}
-
-
-def _memory_bits(dump: str) -> int:
-    """Total ``WIDTH * SIZE`` of the ``$mem_v2`` cells in an RTLIL dump."""
-    total, params = 0, {}
-    for line in dump.splitlines():
-        words = line.split()
-        if words[:1] == ["parameter"] and len(words) == 3 and words[2].isdigit():
-            params[words[1].lstrip("\\")] = int(words[2])
-        elif words[:1] == ["end"] and params:
-            total += params.get("WIDTH", 0) * params.get("SIZE", 0)
-            params = {}
-    return total
 
 
 def _top(raw: bytes, top: str) -> dict[str, Any]:

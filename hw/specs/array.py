@@ -43,7 +43,11 @@ WS with MixPE dequantization at the bottom edge (``acc_depth`` set): the edge ac
 row's K-fold sums in memories indexed by the row, one row per cycle, so it never stalls the
 array either: the schedule above with streams cut into M-chunks (``fold_streams``) and
 ``D = 6`` (memory read 1, dequant 2, accumulate 1, rounding 2). Only a tile's final K-fold
-reaches ``o``.
+reaches ``o``. The WS arrays of the rounding-edge kinds (``dequant_first``, ``fp16_mac``,
+``multiformat``: exact accumulator memories per row, one rounding on the tile's final K-fold,
+``hw/array/ws_round_edge.py``) follow the same schedule with ``D = 3`` (memory read + add 1,
+rounding 2) and one fold per (M-chunk, N-tile, K-fold) (K-folds of R indices; multiformat: of
+R operand words, K = ``ceil(K / L)``).
 """
 
 from __future__ import annotations
@@ -106,7 +110,8 @@ class ArraySpec:
         Pipeline stages of the column edge units after the array (see the module docstring);
         0 for arrays that return their integer sums directly.
     acc_depth
-        WS only (MixPE edge dequantization, ``hw/array/ws_edge.py``): depth of the per-row
+        WS only (MixPE edge dequantization, ``hw/array/ws_edge.py``, and the rounding edge,
+        ``hw/array/ws_round_edge.py``): depth of the per-row
         accumulator memories at the bottom edge. M is cut into chunks of at most
         ``acc_depth`` rows, outermost: every (M-chunk, N-tile, K-fold) is one fold streaming
         the chunk's rows. ``None``: the whole M streams per fold.

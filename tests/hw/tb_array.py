@@ -148,6 +148,10 @@ def _operands(cfg: ArrayConfig, rng: np.random.Generator, m: int, k: int, n: int
         a = np.where((rng.random((m, k)) < 0.8) & ((a >> 10) & 0x1F != 0x1F),
                      (a & 0x83FF) | (rng.integers(6, 22, (m, k)) << 10), a)
         return a, rng.integers(0, 1 << cfg.w_bits, (k, n))
+    if cfg.act == "fp16":  # shift_add W(k)A16: every exponent (subnormals), +-0, Inf/NaN
+        a = _fp16_patterns(rng, (m, k), 0.02 if nar else 0.0)
+        a = np.where(rng.random((m, k)) < 0.1, a & 0x8000, a)
+        return a, rng.integers(0, 1 << cfg.w_bits, (k, n))
     if cfg.pe != "posit8":
         return (rng.integers(0, 1 << cfg.a_bits, (m, k)), rng.integers(0, 1 << cfg.w_bits, (k, n)))
     out = []
@@ -176,7 +180,7 @@ async def gemm_shapes(dut):
     for si, shape in enumerate(p["shapes"]):
         m, k, n = shape
         g = p.get("group_size")
-        mode = modes[si % len(modes)] if cfg.pe == "multiformat" else None
+        mode = modes[si % len(modes)] if cfg.mode_words else None
         if mode is not None:
             sp = 0.02 if p.get("nar") else 0.0
             a = random_multiformat(rng, mode, (m, k), special=sp)

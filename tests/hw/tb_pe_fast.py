@@ -12,7 +12,10 @@ corrupt_expected (self-test of the mismatch report). Results: one JSON line per 
 MIXFORGE_TB_RESULT (same record format as ``tb_pe_common.Checker``, plus ``sim_seconds``,
 ``model_seconds`` and how the expectations were cross-checked). A record's ``seconds`` run from
 the start of its suite's construction to the end of its check, so they add up to the whole
-loop. MIXFORGE_TB_PROFILE=<path> dumps a cProfile of that loop.
+loop. Two small suites (:data:`SMALL_SUITE`, e.g. MultiFormatMAC's 256-vector FP4 and
+posit(4,1) tables) share one harness run, each at its own rate (``split``), checked and
+reported apart (``shared_run`` names both; the run's simulation time is split by items).
+MIXFORGE_TB_PROFILE=<path> dumps a cProfile of that loop.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ def _write_hex(name: str, words: np.ndarray) -> None:
     buf = np.empty((len(words), nd + 1), np.uint8)
     buf[:, :nd] = _HEX_DIGITS[((words[:, None] >> shifts) & np.uint64(15)).astype(np.intp)]
     buf[:, nd] = ord("\n")
+    # A new file, not an overwrite: on ext4 (auto_da_alloc) truncating a file that holds data
+    # flushes it on close, ~3.6 ms per write here (most of a 256-vector path's fixed cost),
+    # while removing it first and writing a new one costs ~0.1 ms.
+    Path(name).unlink(missing_ok=True)
     Path(name).write_bytes(buf.tobytes())
 
 
@@ -98,7 +105,11 @@ class FastHarness:
         await RisingEdge(d.clk)
 
     async def run(self, items: np.ndarray, n_out: int, rate: tuple[int, int], seed: int,
-                  latency: int) -> Batch:
+                  latency: int, split: tuple[int, int, tuple[int, int]] | None = None
+                  ) -> Batch:
+        """One free-running batch at ``rate``; with ``split = (n_in, n_out, rate2)`` the
+        inputs from index ``n_in`` on and the outputs from index ``n_out`` on run at
+        ``rate2`` (two checks of different rates in one run)."""
         d = self.dut
         n = len(items)
         assert 0 < n <= self.depth and n_out <= self.depth
@@ -108,6 +119,9 @@ class FastHarness:
         d.max_cycles.value = (20 + latency) * (n + n_out) + 200  # serial units stall
         d.seed.value = seed & 0xFFFFFFFF
         d.valid_thr.value, d.ready_thr.value = rate
+        split_in, split_out, rate2 = split or (0xFFFFFFFF, 0xFFFFFFFF, rate)
+        d.split_in.value, d.split_out.value = split_in, split_out
+        d.valid_thr2.value, d.ready_thr2.value = rate2
         d.load.value = 1
         await RisingEdge(d.clk)  # $readmemh
         d.load.value = 0
@@ -165,31 +179,61 @@ def _full_rate_timing(p: dict[str, Any], last: np.ndarray) -> tuple[np.ndarray, 
     return ins, outs - ins[ends]
 
 
-async def _run_suite(h: FastHarness, s: Suite, p: dict[str, Any], seed: int
-                     ) -> dict[str, Any]:
-    """Cross-check, simulate and check one suite. The record's ``seconds`` / ``cpu_seconds``
-    are filled in by the caller (from the start of the suite's construction to the end of its
-    check)."""
-    t0 = time.perf_counter()
-    xrows = cross_check(s, np.random.default_rng(seed))
-    t_x = time.perf_counter() - t0
-    expected = s.expected.copy()
+#: Paths of at most this many items run two at a time in one harness run (their second at its
+#: own rate from its first item: ``FastHarness.run(split=...)``), which halves the fixed cost
+#: of a run (hex files, $readmemh/$writememh, the handshakes with the simulator) for them.
+SMALL_SUITE = 1024
+
+
+def _mergeable(a: Suite, b: Suite | None, depth: int) -> bool:
+    """``b`` may share ``a``'s harness run: both small, ``b`` without full-rate timing checks
+    (``a``'s run at full rate starts from an idle PE, ``b``'s would not)."""
+    return (b is not None and len(a.items) <= SMALL_SUITE and len(b.items) <= SMALL_SUITE
+            and not b.timing and len(a.items) + len(b.items) <= depth)
+
+
+async def _run_suites(h: FastHarness, group: list[Suite], p: dict[str, Any], seeds: list[int]
+                      ) -> list[dict[str, Any]]:
+    """Cross-check, simulate and check one suite, or two small ones (:func:`_mergeable`) in one
+    harness run; one record per suite, its outputs, mismatches and timing checks its own. The
+    records' ``seconds`` / ``cpu_seconds`` are filled in by the caller (from the start of the
+    suites' construction to the end of their check); ``sim_seconds`` of a shared run is split
+    by the suites' item counts."""
+    xrows, t_xs = [], []
+    for s, seed in zip(group, seeds, strict=True):
+        t0 = time.perf_counter()
+        xrows.append(cross_check(s, np.random.default_rng(seed)))
+        t_xs.append(time.perf_counter() - t0)
+    expected = [s.expected.copy() for s in group]
     if p.get("corrupt_expected"):
-        expected[0] ^= np.uint64(1)
+        expected[0][0] ^= np.uint64(1)
+    s0 = group[0]
+    items = np.concatenate([s.items for s in group])
+    lasts = np.concatenate([s.last for s in group])
+    split = None
+    if len(group) > 1:  # one batch (<= depth items): the second suite at its own rate
+        split = (len(s0.items), len(s0.expected), group[1].rate)
+    n0_out = len(s0.expected)
     got_all, timing_errors = [], []
     t_sim = time.perf_counter()
     out_base = 0
-    for b, (lo, hi) in enumerate(_batches(s.last, h.depth)):
-        last = s.last[lo:hi]
+    batches = _batches(lasts, h.depth)
+    assert split is None or len(batches) == 1, "a shared run must fit in one batch"
+    for b, (lo, hi) in enumerate(batches):
+        last = lasts[lo:hi]
         n_out = int(last.sum())
-        res = await h.run(s.items[lo:hi], n_out, s.rate, seed * 7919 + b, p["latency"])
+        res = await h.run(items[lo:hi], n_out, s0.rate, seeds[0] * 7919 + b, p["latency"],
+                          split=split)
         assert len(res.outputs) == n_out, (len(res.outputs), n_out)
         got_all.append(res.outputs)
-        if s.timing:  # full rate: one item per cycle in, every output `latency` edges later
-            acc = res.in_cyc[np.flatnonzero(last)]
-            lat = res.out_cyc - acc
-            want_in, want_lat = _full_rate_timing(p, last)  # (unless the spec says otherwise)
-            if not (res.in_cyc == want_in).all():
+        if s0.timing:  # full rate: one item per cycle in, every output `latency` edges later
+            hi0 = min(hi, len(s0.items))  # (a shared run: the first suite's items only)
+            last0 = lasts[lo:hi0]
+            k = int(last0.sum())
+            acc = res.in_cyc[:hi0 - lo][np.flatnonzero(last0)]
+            lat = res.out_cyc[:k] - acc
+            want_in, want_lat = _full_rate_timing(p, last0)  # (unless the spec says otherwise)
+            if not (res.in_cyc[:hi0 - lo] == want_in).all():
                 timing_errors.append(f"batch {b}: inputs not accepted at the spec's edges")
             bad = np.flatnonzero(lat != want_lat)
             if len(bad):
@@ -199,14 +243,23 @@ async def _run_suite(h: FastHarness, s: Suite, p: dict[str, Any], seed: int
         out_base += n_out
     t_sim = time.perf_counter() - t_sim
     got = np.concatenate(got_all)
-    bad = np.flatnonzero(got != expected)
-    first = [f"{s.describe(int(j))} -> got {int(got[j]):#x} expected {int(expected[j]):#x}"
-             for j in bad[:10]]
-    return {"test": s.name, "vectors": s.products, "outputs": len(got), "mismatches": len(bad),
-            "first_mismatches": first, "timing_errors": timing_errors,
-            "sim_seconds": t_sim, "model_seconds": s.build_s[0] + t_x,
-            "crosschecked": xrows, "xcheck": s.xcheck, "cycles": h.cycles,
-            "rate": list(s.rate)}
+    recs = []
+    total = len(items)
+    for i, s in enumerate(group):
+        lo = 0 if i == 0 else n0_out
+        g = got[lo:lo + len(s.expected)]
+        bad = np.flatnonzero(g != expected[i])
+        first = [f"{s.describe(int(j))} -> got {int(g[j]):#x} expected {int(expected[i][j]):#x}"
+                 for j in bad[:10]]
+        rec = {"test": s.name, "vectors": s.products, "outputs": len(g), "mismatches": len(bad),
+               "first_mismatches": first, "timing_errors": timing_errors if i == 0 else [],
+               "sim_seconds": t_sim * len(s.items) / total,
+               "model_seconds": s.build_s[0] + t_xs[i], "crosschecked": xrows[i],
+               "xcheck": s.xcheck, "cycles": h.cycles, "rate": list(s.rate)}
+        if len(group) > 1:
+            rec["shared_run"] = [x.name for x in group]
+        recs.append(rec)
+    return recs
 
 
 @cocotb.test()
@@ -229,22 +282,46 @@ async def all_paths_against_models(dut: Any) -> None:
     # one's construction: vector generation, the model) to the end of its check, so the
     # records add up to the whole loop
     t_prev, c_prev = time.perf_counter(), time.process_time()
-    for i, suite in enumerate(iter_plans(p)):
+    plans, i, pending = iter_plans(p), 0, None
+    while True:
+        suite = pending or next(plans, None)
+        pending, carry = None, (0.0, 0.0)
+        if suite is None:
+            break
+        group = [suite]
+        if len(suite.items) <= SMALL_SUITE:  # a small path: may the next one share its run?
+            t_peek, c_peek = time.perf_counter(), time.process_time()
+            nxt = next(plans, None)
+            if _mergeable(suite, nxt, h.depth):
+                group.append(nxt)  # type: ignore[arg-type]
+            else:  # its construction time belongs to its own record
+                pending = nxt
+                carry = (time.perf_counter() - t_peek, time.process_time() - c_peek)
         h.cycles = 0
-        rec = await _run_suite(h, suite, p, int(p.get("seed", 6)) * 101 + i)
+        recs = await _run_suites(h, group, p, [int(p.get("seed", 6)) * 101 + i + j
+                                               for j in range(len(group))])
+        i += len(group)
         t_now, c_now = time.perf_counter(), time.process_time()
-        rec["seconds"], rec["cpu_seconds"] = t_now - t_prev, c_now - c_prev
-        t_prev, c_prev = t_now, c_now
-        if out:
-            with open(out, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
-        dut._log.info("%s: %d vectors, %d mismatches, %.2f s (%.0f vectors/s; %.0f per CPU "
-                      "second)", rec["test"], rec["vectors"], rec["mismatches"], rec["seconds"],
-                      rec["vectors"] / max(rec["seconds"], 1e-9),
-                      rec["vectors"] / max(rec["cpu_seconds"], 1e-9))
-        if rec["mismatches"] or rec["timing_errors"]:
-            failed.append(f"{rec['test']}: {rec['mismatches']} mismatches "
-                          f"{rec['first_mismatches'][:3]} {rec['timing_errors'][:3]}")
+        wall, cpu = t_now - t_prev - carry[0], c_now - c_prev - carry[1]
+        # a shared run: each suite its own construction and cross-check, the rest by items
+        own = [r["model_seconds"] for r in recs]
+        rest = max(wall - sum(own), 0.0)
+        n_items = sum(len(s.items) for s in group)
+        for s, rec, o in zip(group, recs, own, strict=True):
+            rec["seconds"] = o + rest * len(s.items) / n_items
+            rec["cpu_seconds"] = cpu * rec["seconds"] / wall if wall > 0 else 0.0
+        t_prev, c_prev = t_now - carry[0], c_now - carry[1]
+        for rec in recs:
+            if out:
+                with open(out, "a") as fh:
+                    fh.write(json.dumps(rec) + "\n")
+            dut._log.info("%s: %d vectors, %d mismatches, %.2f s (%.0f vectors/s; %.0f per CPU "
+                          "second)", rec["test"], rec["vectors"], rec["mismatches"],
+                          rec["seconds"], rec["vectors"] / max(rec["seconds"], 1e-9),
+                          rec["vectors"] / max(rec["cpu_seconds"], 1e-9))
+            if rec["mismatches"] or rec["timing_errors"]:
+                failed.append(f"{rec['test']}: {rec['mismatches']} mismatches "
+                              f"{rec['first_mismatches'][:3]} {rec['timing_errors'][:3]}")
     if prof:
         profiler.disable()
         profiler.dump_stats(prof)

@@ -13,6 +13,7 @@ from typing import Any
 import cocotb
 import numpy as np
 from tb_pe_common import Checker, StreamTB, measure_latency, pack, params
+from tb_pe_vectors import mixed_mode_sequence
 
 from mixforge.models import pe as ref
 
@@ -89,31 +90,15 @@ async def mixed_mode_sequences_backpressure(dut):  # type: ignore[no-untyped-def
     items, exp, desc = [], [], []
     products = 0
     for q in range(int(p.get("sequences", 40))):
-        n = int(rng.choice([1, 2, 3, 16, int(rng.integers(1, 1025))]))
         # one mode per accumulation (separate MACs: all but every sixth sequence, whose mixed
         # modes check the documented semantics: the last element's MAC is read out)
-        if q % 3 == 0 or (p["kind"] == "separate_macs" and q % 6 != 5):
-            modes = [int(rng.integers(0, 4))] * n
-        else:
-            modes = [int(x) for x in rng.integers(0, 4, n)]
-        a = [int(x) for x in rng.integers(0, 1 << 16, n)]
-        b = [int(x) for x in rng.integers(0, 1 << 16, n)]
-        if q % 4 == 1:  # cancellation: repeat with negated b (posit negation = two's complement)
-            h = n // 2
-            for j in range(h):
-                a[h + j], modes[h + j] = a[j], modes[j]
-                lw = 16 // ref.mac_lane_formats(ref.MODES[modes[j]])[1]
-                b[h + j] = sum((((-(b[j] >> (k * lw))) & ((1 << lw) - 1)) << (k * lw))
-                               for k in range(16 // lw)) if modes[j] else b[j] ^ 0x8888
-        if q % 5 == 2:  # no NaR, so the sum itself is checked
-            a = [x if x != 0x8000 else 0 for x in a]
-            b = [x if x != 0x8000 else 0 for x in b]
-            modes = [m if m != 2 else 3 for m in modes]
+        a, b, modes, d = mixed_mode_sequence(q, rng, separate=p["kind"] == "separate_macs",
+                                             single_mode=lambda q: int(rng.integers(0, 4)))
+        n = len(a)
         for j in range(n):
             items.append(_item(a[j], b[j], modes[j], int(j == n - 1)))
         exp.append(_model(p)([ref.MODES[x] for x in modes], a, b, out=p["out"]))
-        desc.append(f"sequence {q} (n={n}, mode0={ref.MODES[modes[0]]} a0={a[0]:#x} "
-                    f"b0={b[0]:#x})")
+        desc.append(d)
         products += n
     got = await tb.run(items, len(exp), rng=rng)
     chk.compare(got, exp, lambda j: desc[j])

@@ -34,7 +34,8 @@ from numpy.random import default_rng  # (imported here, not lazily inside the ti
 from mixforge.models import pe as ref
 from mixforge.toolchain import cache_dir
 
-__all__ = ["Suite", "plans", "iter_plans", "cross_check", "FP16_EDGES", "P16_EDGES"]
+__all__ = ["Suite", "plans", "iter_plans", "cross_check", "mixed_mode_sequence",
+           "FP16_EDGES", "P16_EDGES"]
 
 FP16_EDGES = [0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x83FF, 0x0400, 0x8400, 0x3C00, 0xBC00,
               0x3BFF, 0x3C01, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFE00, 0x5640,
@@ -196,7 +197,7 @@ def _shift_add_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[Su
         yield _suite(m, "scaled_random", {"w": rng.integers(0, 1 << k, r),
                                           "a": rng.integers(0, 256, r),
                                           "s": _scales(rng, r), "z": _zeros(rng, r)},
-                     None, LIGHT, t_start=t0)
+                     _random_last(p, rng, r), LIGHT, t_start=t0)
     else:
         t0 = time.perf_counter(), time.process_time()
         w, a, s = (x.ravel() for x in np.meshgrid(np.arange(1 << k), FP16_EDGES, SCALE_EDGES,
@@ -208,8 +209,27 @@ def _shift_add_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[Su
         yield _suite(m, "fp16_random", {"w": rng.integers(0, 1 << k, n),
                                         "a": rng.integers(0, 1 << 16, n),
                                         "s": _scales(rng, n), "z": _zeros(rng, n)},
-                     None, LIGHT, t_start=t0)
+                     _random_last(p, rng, n), LIGHT, t_start=t0)
     yield _shift_add_sequences(p, rng, m)
+
+
+def _random_last(p: dict[str, Any], rng: np.random.Generator, n: int) -> np.ndarray | None:
+    """``last`` flags of the random paths: one product per output (``None``), except with the
+    amortised ``dequant: serial`` unit, where a one-product output costs the unit's S cycles in
+    the hardware itself: there each output sums S..2S random products (random scale and zero
+    point per output), so the unit keeps up at full rate. One-product outputs of the serial
+    unit are still checked by the exhaustive / edge tables and the sequences (lengths 1, 2)."""
+    if p.get("dequant", "parallel") != "serial":
+        return None
+    from mixforge.hw.pe.specs import ShiftAddSpec
+
+    s = ShiftAddSpec(k=p["k"], act=p["act"], group=p["group"], out=p["out"],
+                     ternary=p["ternary"], dequant="serial").group_cycles
+    ends = np.cumsum(rng.integers(s, 2 * s + 1, n // s + 1)) - 1
+    last = np.zeros(n, bool)
+    last[ends[ends < n]] = True
+    last[-1] = True
+    return last
 
 
 def _scales(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -377,6 +397,37 @@ def _multiformat_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[
     yield _multiformat_sequences(p, rng, m)
 
 
+def mixed_mode_sequence(q: int, rng: np.random.Generator, *, separate: bool,
+                        single_mode: Callable[[int], int]
+                        ) -> tuple[list[int], list[int], list[int], str]:
+    """Sequence ``q`` (length 1..1024) of the multi-format accumulation checks: operand words
+    ``a``, ``b``, mode indices and a description. Every third sequence (separate MACs: all but
+    every sixth) keeps one mode, ``single_mode(q)`` (called after the length is drawn); the
+    others switch mode per element. Every fourth repeats its first half with negated ``b``
+    (cancellation); every fifth has no NaR (and no posit(8,0) mode), so the sum itself is
+    checked. Shared by ``tb_pe_vectors`` and ``tb_pe_multiformat``."""
+    n = int(rng.choice([1, 2, 3, 16, int(rng.integers(1, 1025))]))
+    if q % 3 == 0 or (separate and q % 6 != 5):  # one mode, switching between accumulations
+        modes = [int(single_mode(q))] * n
+    else:
+        modes = [int(x) for x in rng.integers(0, 4, n)]
+    a = [int(x) for x in rng.integers(0, 1 << 16, n)]
+    b = [int(x) for x in rng.integers(0, 1 << 16, n)]
+    if q % 4 == 1:  # cancellation: repeat with negated b (posit negation = two's complement)
+        h = n // 2
+        for j in range(h):
+            a[h + j], modes[h + j] = a[j], modes[j]
+            lw = 16 // ref.mac_lane_formats(ref.MODES[modes[j]])[1]
+            b[h + j] = sum((((-(b[j] >> (k * lw))) & ((1 << lw) - 1)) << (k * lw))
+                           for k in range(16 // lw)) if modes[j] else b[j] ^ 0x8888
+    if q % 5 == 2:  # no NaR, so the sum itself is checked
+        a = [x if x != 0x8000 else 0 for x in a]
+        b = [x if x != 0x8000 else 0 for x in b]
+        modes = [mo if mo != 2 else 3 for mo in modes]
+    return a, b, modes, (f"sequence {q} (n={n}, mode0={ref.MODES[modes[0]]} a0={a[0]:#x} "
+                         f"b0={b[0]:#x})")
+
+
 def _multiformat_sequences(p: dict[str, Any], rng: np.random.Generator, m: _Model) -> Suite:
     """Sequences (1..1024) whose mode switches between and within accumulations (separate
     MACs: within only every sixth sequence, checking that the last element's MAC is read)."""
@@ -384,28 +435,11 @@ def _multiformat_sequences(p: dict[str, Any], rng: np.random.Generator, m: _Mode
     As, Bs, Ms, lasts, desc = [], [], [], [], []
     t0 = time.perf_counter(), time.process_time()
     for q in range(int(p.get("sequences", 40))):
-        n = int(rng.choice([1, 2, 3, 16, int(rng.integers(1, 1025))]))
-        if q % 3 == 0 or (sep and q % 6 != 5):  # one mode, switching between accumulations
-            modes = [int(q // 3 if not sep else q) % 4] * n
-        else:
-            modes = [int(x) for x in rng.integers(0, 4, n)]
-        a = [int(x) for x in rng.integers(0, 1 << 16, n)]
-        b = [int(x) for x in rng.integers(0, 1 << 16, n)]
-        if q % 4 == 1:  # cancellation: repeat with negated b (posit negation = two's complement)
-            h = n // 2
-            for j in range(h):
-                a[h + j], modes[h + j] = a[j], modes[j]
-                lw = 16 // ref.mac_lane_formats(ref.MODES[modes[j]])[1]
-                b[h + j] = sum((((-(b[j] >> (k * lw))) & ((1 << lw) - 1)) << (k * lw))
-                               for k in range(16 // lw)) if modes[j] else b[j] ^ 0x8888
-        if q % 5 == 2:  # no NaR, so the sum itself is checked
-            a = [x if x != 0x8000 else 0 for x in a]
-            b = [x if x != 0x8000 else 0 for x in b]
-            modes = [mo if mo != 2 else 3 for mo in modes]
+        a, b, modes, d = mixed_mode_sequence(q, rng, separate=sep,
+                                             single_mode=lambda q: (q // 3 if not sep else q) % 4)
         As.append(a), Bs.append(b), Ms.append(modes)
-        lasts.append(np.arange(n) == n - 1)
-        desc.append(f"sequence {q} (n={n}, mode0={ref.MODES[modes[0]]} a0={a[0]:#x} "
-                    f"b0={b[0]:#x})")
+        lasts.append(np.arange(len(a)) == len(a) - 1)
+        desc.append(d)
     cat = {"a": np.concatenate(As), "b": np.concatenate(Bs), "m": np.concatenate(Ms)}
     return _suite(m, "mixed_mode_sequences_backpressure", cat, np.concatenate(lasts), HEAVY,
                   describe=desc.__getitem__, t_start=t0)

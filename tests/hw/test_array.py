@@ -114,12 +114,12 @@ def test_measure_gemm_cycles_json(tmp_path: Path, sim: str) -> None:
 @pytest.mark.parametrize("kw,msg", [
     ({"rows": 0}, "rows: must be an integer in 1..64, not 0"),
     ({"w_bits": 9}, "w_bits: must be an integer in 2..8, not 9"),
-    ({"pe": "fp4"}, "pe: must be 'shift_add', 'posit8', 'dequant_first', 'multiformat' or "
-                    "'fp16_mac', not 'fp4'"),
+    ({"pe": "fp4"}, "pe: must be 'shift_add', 'posit8', 'dequant_first', 'multiformat', "
+                    "'fp16_mac', 'shared_quire' or 'separate_macs', not 'fp4'"),
     ({"dequant": True, "acc_depth": 0}, "acc_depth: must be an integer in 1..65536, not 0"),
     ({"dequant": True, "dataflow": "os", "pe": "posit8"},
      "dequant: needs pe 'shift_add', not 'posit8'"),
-    ({"pe": "dequant_first"}, "pe: needs the 'os' dataflow, not 'ws'"),
+    ({"pe": "dequant_first", "dequant": True}, "dequant: needs pe 'shift_add', not 'dequant_"),
     ({"group": 0}, "group: must be an integer in 1..4096, not 0"),
     ({"out": "bfloat16"}, "out: must be 'float32' or 'float16', not 'bfloat16'"),
     ({"dataflow": "os", "double_buffer": True},

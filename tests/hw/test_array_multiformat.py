@@ -134,16 +134,17 @@ def test_widths_and_timing_contract() -> None:
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"pe": "multiformat"}, "pe: needs the 'os' dataflow, not 'ws'"),
-    ({"pe": "fp16_mac"}, "pe: needs the 'os' dataflow, not 'ws'"),
+    ({"pe": "multiformat", "dataflow": "os", "double_buffer": True},
+     "double_buffer: needs the 'ws' dataflow, not 'os'"),
+    ({"pe": "fp16_mac", "acc_depth": 0}, "acc_depth: must be an integer in 1..65536, not 0"),
     ({"pe": "multiformat", "dataflow": "os", "out": "bfloat16"},
      "out: must be 'posit16_es1', 'float16' or 'float32', not 'bfloat16'"),
     ({"pe": "fp16_mac", "dataflow": "os", "out": "posit16_es1"},
      "out: must be 'float32' or 'float16', not 'posit16_es1'"),
     ({"pe": "multiformat", "dataflow": "os", "dequant": True},
      "dequant: needs pe 'shift_add', not 'multiformat'"),
-    ({"pe": "xr_npe"}, "pe: must be 'shift_add', 'posit8', 'dequant_first', 'multiformat' or "
-                       "'fp16_mac', not 'xr_npe'"),
+    ({"pe": "xr_npe"}, "pe: must be 'shift_add', 'posit8', 'dequant_first', 'multiformat', "
+                       "'fp16_mac', 'shared_quire' or 'separate_macs', not 'xr_npe'"),
 ])
 def test_bad_config(kw: dict[str, object], msg: str) -> None:
     with pytest.raises(ConfigError, match=msg):
@@ -159,7 +160,8 @@ def test_unknown_mode_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("edit,field", [
-    (("dataflow: os ", "dataflow: ws #"), "array.pe: needs the 'os' dataflow, not 'ws'"),
+    (("dataflow: os ", "dataflow: os\n  double_buffer: true #"),
+     "array.double_buffer: needs the 'ws' dataflow, not 'os'"),
     (("out: posit16_es1", "out: bfloat16"), "array.out: must be one of"),
     (("pe: multiformat", "pe: multi_format"), "array.pe: must be one of"),
     (("p16x1]", "p32x1]"), "verify.modes[3]: must be one of fp4x4, p4x4, p8x2, p16x1, not"),
