@@ -102,9 +102,10 @@ class ArrayConfig:
         cycle), exact quire-style fixed-point accumulation (LSB 2**-56, ``114 + clog2(max_k)``
         bits, at most 128) and one rounding per output into ``out`` at the column's edge.
         ``"shared_quire"`` / ``"separate_macs"``: the multiformat MAC's baselines, same words /
-        mode / tiling / timing (verified OS; ``shared_quire`` uses the same cell hooks as
-        ``multiformat`` in WS, ``separate_macs`` is OS only: its packed per-format
-        accumulators need the OS cell accumulate hook ``PEArray._acc_add``).
+        mode / tiling / timing (both dataflows; ``shared_quire`` uses the same cell hooks as
+        ``multiformat`` in WS; ``separate_macs`` in WS adds each term into the row's mode's
+        segment of a packed partial sum with the cell accumulate hook ``PEArray._acc_add``,
+        and the WS edge memory holds the packed per-format accumulators).
         ``shared_quire`` (``SharedQuireMAC``, function ``multiformat_mac``): per-format lane
         decoders and ``*`` multipliers, one quire per cell. ``separate_macs``
         (``SeparateMacsMAC``, function ``models.pe.separate_macs_mac``): one complete MAC per
@@ -114,16 +115,16 @@ class ArrayConfig:
         (``models.pe.fp16_mac_pe``): each k-bit weight becomes ``float16(s * (w - z))`` as it
         enters its column, FP16 x FP16 ``*`` products, exact accumulation (LSB 2**-48), one
         rounding into ``out`` at the edge.
-        WS (``hw/array/ws_round_edge.py``) for ``dequant_first`` / ``fp16_mac`` /
-        ``multiformat`` / ``shared_quire``: the same function per output. The weights enter
-        the array converted as above (INT8 / float16 / decoded words) with their own fields
-        from the ``w`` stream (:meth:`w_fields`: per weight row the C ``zero`` / ``sm`` /
-        ``tscale`` or ``scale`` / ``zero``, or the 2-bit ``mode``, and ``last`` = the tile's
-        final K-fold); a multiformat weight bank keeps the mode of its weights and the
-        activations streamed against it are decoded in that mode. The bottom of each column
-        adds every K-fold's exact partial sums into an ``acc_depth``-deep accumulator memory
-        (``acc_bits`` + a NaN/NaR flag) per row and, on the tile's final K-fold, rounds once
-        with the OS edge's units. M is cut into chunks of at most ``acc_depth`` rows.
+        WS (``hw/array/ws_round_edge.py``) for ``dequant_first`` / ``fp16_mac`` / ``multiformat`` /
+        ``shared_quire`` / ``separate_macs``: the same function per output. The weights enter the
+        array converted as above (INT8 / float16 / decoded words) with their own fields from the
+        ``w`` stream (:meth:`w_fields`: per weight row the C ``zero`` / ``sm`` / ``tscale`` or
+        ``scale`` / ``zero``, or the 2-bit ``mode``, and ``last`` = the tile's final K-fold); a
+        multiformat weight bank keeps the mode of its weights and the activations streamed against
+        it are decoded in that mode. The bottom of each column adds every K-fold's exact partial
+        sums into an ``acc_depth``-deep accumulator memory (``acc_bits`` + a NaN/NaR flag;
+        separate_macs: the packed per-format accumulators) per row and, on the tile's final K-fold,
+        rounds once with the OS edge's units. M is cut into chunks of at most ``acc_depth`` rows.
     w_bits, a_bits
         Integer operand widths (2..8 each); ignored for ``posit8`` (fixed at 8);
         ``multiformat`` ignores both (16-bit words), ``fp16_mac`` ``a_bits`` (FP16).
@@ -190,9 +191,6 @@ class ArrayConfig:
             raise ConfigError(f"must be 'shift_add', 'posit8', 'dequant_first', 'multiformat', "
                               f"'fp16_mac', 'shared_quire' or 'separate_macs', not {self.pe!r}",
                               path="pe")
-        if self.pe == "separate_macs" and self.dataflow != "os":
-            raise ConfigError(f"'separate_macs' needs the 'os' dataflow, not "
-                              f"{self.dataflow!r}", path="pe")
         for name in ("w_bits", "a_bits"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 2 <= v <= 8:

@@ -58,7 +58,10 @@ Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
   ``max_k`` words, capped at ``models.pe.SEPARATE_ACC``; the cell register packs the four, their
   NaR flags and the latest beat's mode); only the beat's format accumulates; the bottom of each
   column rounds every format's accumulator once (``SeparateMacsMAC``'s readouts) and muxes the
-  one of the mode of the fold's last beat (``models.pe.separate_macs_mac``).
+  one of the mode of the fold's last beat (``models.pe.separate_macs_mac``). Both baselines
+  also run WS (``ws_round_edge.py``): ``separate_macs`` cells add their term into the row's
+  mode's segment of the packed partial sum (``_acc_add``), the edge memory holds the packed
+  per-format accumulators and the readout takes the mode of the tile's last K-fold.
 * OS FP16-MAC baseline (``pe="fp16_mac"``). ``x`` also carries per-column float16 ``scale``
   and int8 ``zero``; each weight becomes ``float16(s * (w - z))`` as it enters its column,
   the cells multiply FP16 x FP16 (``*``) and accumulate exactly; one rounding per output.
@@ -213,8 +216,9 @@ class PEArray(wiring.Component):
         return prod, Signal(name=f"{name}_nonar")
 
     def _acc_add(self, acc: Value, prod: Value) -> Value:
-        """A cell's accumulate (OS): ``acc + prod``; ``separate_macs``: the beat's format's
-        own accumulator only (``cells.separate_macs_add``)."""
+        """A cell's accumulate (OS; WS: partial sum in + term; the WS edge's memory word +
+        partial sum): ``acc + prod``; ``separate_macs``: the beat's format's own accumulator
+        only (``cells.separate_macs_add``)."""
         if self._cfg.pe == "separate_macs":
             return separate_macs_add(acc, prod, self._cfg.separate_seg_bits)
         return acc + prod
@@ -330,7 +334,7 @@ class PEArray(wiring.Component):
                          self._delay(m, stream_bank, i, f"sb{i}")))
         # ---- the grid
         pw = cfg.acc_bits  # rounding-edge kinds: R exact terms per fold, the edge wraps
-        if edge:
+        if edge and cfg.pe != "separate_macs":  # separate_macs: the packed register, as OS
             pw = min(pw, cfg.prod_bits + max(r - 1, 0).bit_length())
         cols_out: list[tuple[Value, Value, Value, Value]] = []
         up: list[tuple[Value, Value]] = [(Const(0, signed(pw)), Const(0, 1)) for _ in range(c)]
@@ -342,7 +346,7 @@ class PEArray(wiring.Component):
                 psum_in, nar_in = up[j]
                 psum = Signal(signed(pw), name=f"s{i}_{j}")
                 nar = Signal(name=f"n{i}_{j}")
-                m.d.comb += [psum.eq(psum_in + prod), nar.eq(nar_in | pnar)]
+                m.d.comb += [psum.eq(self._acc_add(psum_in, prod)), nar.eq(nar_in | pnar)]
                 if i < r - 1:
                     ps_r = Signal(signed(pw), name=f"sr{i}_{j}")
                     nar_r = Signal(name=f"nr{i}_{j}")

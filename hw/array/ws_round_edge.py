@@ -1,6 +1,8 @@
 """Exact accumulation and one rounding at the bottom edge of a weight-stationary ``PEArray`` of a
 rounding-edge cell kind (``dequant_first``, ``fp16_mac``, ``multiformat`` and any kind that
-provides the same cell hooks: ``config._EDGE_PES``).
+provides the same cell hooks: ``config._EDGE_PES``; ``separate_macs``: the memory word is the
+packed cell register, per-format accumulators + NaR flags + mode, accumulated by
+``PEArray._acc_add``, so only the row's mode's accumulator adds and wraps at its width).
 
 In WS a fold holds an R x C weight block (R K-indices x C N-indices) and streams the rows of an
 M-chunk (at most ``acc_depth`` rows); each de-skewed output row is C exact partial sums over the
@@ -66,7 +68,10 @@ def ws_round_edge(arr: PEArray, m: Module, *, rows: Sequence[Value], psum_bits: 
     """
     cfg = arr.config
     aw, depth = cfg.acc_bits, cfg.acc_depth
-    flag = cfg.pe != "dequant_first"  # the cells flag NaN / NaR operands
+    # separate_macs: the word is the packed cell register (per-format accumulators, NaR flags,
+    # mode), accumulated by the cells' hook (only the row's mode's accumulator adds and wraps)
+    sep = cfg.pe == "separate_macs"
+    flag = cfg.pe not in ("dequant_first", "separate_macs")  # a NaN / NaR flag beside the sum
 
     # ---- E0: row address, tile bookkeeping, memory read
     mcnt = row_counter(m, valid=valid, last=last, depth=depth, name="er_mcnt")
@@ -87,13 +92,17 @@ def ws_round_edge(arr: PEArray, m: Module, *, rows: Sequence[Value], psum_bits: 
         rd = rmw_memory(m, shape=unsigned(aw + int(flag)), depth=depth, name=f"er_acc{j}",
                         raddr=mcnt, waddr=addr1, wdata=Cat(new, new_nan) if flag else new,
                         wen=v1 & ~tend1)
-        m.d.comb += new.eq(Mux(tfirst1, 0, rd[:aw].as_signed()) + x1[:psum_bits].as_signed())
+        if sep:
+            m.d.comb += new.eq(arr._acc_add(Mux(tfirst1, 0, rd[:aw]), x1[:psum_bits]))
+        else:
+            m.d.comb += new.eq(Mux(tfirst1, 0, rd[:aw].as_signed()) +
+                               x1[:psum_bits].as_signed())
         if flag:
             m.d.comb += new_nan.eq((~tfirst1 & rd[aw]) | x1[psum_bits])
             sums.append(Cat(new, new_nan))
         else:
             m.d.comb += new_nan.eq(Const(0, 1))
-            sums.append(new)
+            sums.append(Cat(new, new_nan) if sep else new)
     vo = Signal(name="er_vo")
     m.d.comb += vo.eq(v1 & tend1)
     if cfg.pe == "dequant_first":

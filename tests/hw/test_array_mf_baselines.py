@@ -189,7 +189,7 @@ def test_widths_and_timing_contract() -> None:
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"pe": "separate_macs"}, "pe: 'separate_macs' needs the 'os' dataflow, not 'ws'"),
+    ({"pe": "separate_macs", "acc_depth": 0}, "acc_depth: must be an integer in 1..65536, not 0"),
     ({"pe": "shared_quire", "dataflow": "os", "out": "bfloat16"},
      "out: must be 'posit16_es1', 'float16' or 'float32', not 'bfloat16'"),
     ({"pe": "separate_macs", "dataflow": "os", "out": "posit8_es0"},
@@ -221,7 +221,7 @@ def test_examples_load(name: str) -> None:
 
 
 @pytest.mark.parametrize("edit,field", [
-    (("dataflow: os ", "dataflow: ws #"), "array.pe: 'separate_macs' needs the 'os' dataflow"),
+    (("max_k: 4096", "max_k: -1"), "array.max_k: must be an integer in 1..1048576, not -1"),
     (("out: posit16_es1", "out: bfloat16"), "array.out: must be one of"),
     (("max_k: 4096", "max_k: 0"), "array.max_k: must be an integer in 1..1048576, not 0"),
     (("pe: separate_macs", "pe: separate_macs\n  dequant: true"),
