@@ -93,16 +93,23 @@ def _pad(block: NDArray[np.integer], shape: tuple[int, int]) -> NDArray[np.int64
     return out
 
 
-def pack_fields(cfg: ArrayConfig, values: dict[str, NDArray[np.integer]], last: bool) -> int:
-    """Pack an OS ``x`` beat from ``{field: element values}`` (missing fields are zero)."""
+def _pack_beat(fields: list[tuple[str, int, int]], values: dict[str, NDArray[np.integer]],
+               last: bool) -> int:
+    """Pack one beat of ``fields`` ``(name, element bits, count)``, LSB first, from
+    ``{field: element values}`` (missing fields are zero; ``last`` is the flag)."""
     word, off = 0, 0
-    for name, bits, n in cfg.x_fields():
+    for name, bits, n in fields:
         if name == "last":
             word |= int(last) << off
         elif name in values:
             word |= pack(values[name], bits) << off
         off += bits * n
     return word
+
+
+def pack_fields(cfg: ArrayConfig, values: dict[str, NDArray[np.integer]], last: bool) -> int:
+    """Pack an OS ``x`` beat from ``{field: element values}`` (missing fields are zero)."""
+    return _pack_beat(cfg.x_fields(), values, last)
 
 
 def _plan_float_os(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
@@ -140,14 +147,7 @@ def _plan_float_os(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integ
 def pack_w_fields(cfg: ArrayConfig, values: dict[str, NDArray[np.integer]], last: bool) -> int:
     """Pack a WS ``w`` beat (:meth:`ArrayConfig.w_fields`) from ``{field: element values}``
     (missing fields are zero)."""
-    word, off = 0, 0
-    for name, bits, n in cfg.w_fields():
-        if name == "last":
-            word |= int(last) << off
-        elif name in values:
-            word |= pack(values[name], bits) << off
-        off += bits * n
-    return word
+    return _pack_beat(cfg.w_fields(), values, last)
 
 
 def _plan_ws_edge(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
