@@ -44,6 +44,7 @@ __all__ = [
     "build_args_for",
     "CocotbResult",
     "cache_dir",
+    "prune_builds",
     "prepare_env",
     "verilator_root",
     "simulator_available",
@@ -162,7 +163,10 @@ def require_simulator(sim: str) -> None:
 
 @dataclass(frozen=True)
 class CocotbResult:
-    """Outcome of one cocotb run."""
+    """Outcome of one cocotb run.
+
+    ``run_dir`` is the run's folder (results.xml, waveforms): kept when the run failed or dumped
+    waveforms, removed when it passed (``run_dir`` and ``results_xml`` then no longer exist)."""
 
     tests: int
     failed: int
@@ -172,10 +176,18 @@ class CocotbResult:
     build_s: float
     test_s: float
     failures: tuple[str, ...] = field(default_factory=tuple)
+    run_dir: Path | None = None
 
     @property
     def passed(self) -> bool:
         return self.tests > 0 and self.failed == 0
+
+    @property
+    def waveforms(self) -> list[Path]:
+        """Waveform files the run dumped (``waves=True``), in its kept ``run_dir``."""
+        if self.run_dir is None or not self.run_dir.is_dir():
+            return []
+        return sorted(p for p in self.run_dir.iterdir() if p.suffix in (".fst", ".vcd"))
 
 
 def build_args_for(sim: str, build_args: Sequence[str] = (), *,
@@ -201,6 +213,63 @@ def _makeflags(sim: str) -> Iterator[None]:
             os.environ.pop("MAKEFLAGS", None)
         else:
             os.environ["MAKEFLAGS"] = old
+
+
+#: Default budget of the build cache (``MIXFORGE_CACHE_MAX_MB`` overrides it).
+CACHE_MAX_MB = 2048
+#: Builds used this recently are never pruned (another process may be about to run them).
+CACHE_GRACE_S = 3600.0
+#: Verilator build files that only the C++ compile needs (the run needs the executable alone);
+#: the precompiled headers alone are ~150 MB for a large design.
+_BUILD_SCRATCH = ("*.gch", "*.o", "*.a")
+
+
+def _trim_build(build_dir: Path) -> None:
+    """Delete a finished Verilator build's compile-only files (keeps the executable)."""
+    for pattern in _BUILD_SCRATCH:
+        for f in build_dir.glob(pattern):
+            f.unlink(missing_ok=True)
+
+
+def _dir_bytes(d: Path) -> int:
+    return sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+
+
+def prune_builds(max_mb: float | None = None, *, grace_s: float = CACHE_GRACE_S) -> list[Path]:
+    """Delete the least recently used simulator builds until the cache's ``builds`` folder fits
+    ``max_mb`` (default ``$MIXFORGE_CACHE_MAX_MB`` or :data:`CACHE_MAX_MB`); builds used within
+    ``grace_s`` seconds are kept whatever the size. Returns the deleted build folders."""
+    if max_mb is None:
+        env = os.environ.get("MIXFORGE_CACHE_MAX_MB")
+        try:
+            max_mb = float(env) if env else CACHE_MAX_MB
+        except ValueError:
+            raise ToolchainError(f"MIXFORGE_CACHE_MAX_MB={env!r} is not a number") from None
+    root = cache_dir() / "builds"
+    if not root.is_dir():
+        return []
+    entries = []
+    for d in root.iterdir():
+        if not d.is_dir():
+            continue
+        stamp = d / ".mixforge-built"
+        used = stamp.stat().st_mtime if stamp.exists() else d.stat().st_mtime
+        entries.append((used, d, _dir_bytes(d)))
+    total = sum(size for _, _, size in entries)
+    budget = max_mb * 2**20
+    now = time.time()
+    deleted = []
+    for used, d, size in sorted(entries, key=lambda e: e[0]):
+        if total <= budget:
+            break
+        if now - used < grace_s:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        log = d.parent / f"{d.name}.build.log"
+        log.unlink(missing_ok=True)
+        total -= size
+        deleted.append(d)
+    return deleted
 
 
 def _build_key(sim: str, sources: Sequence[Path], toplevel: str, build_args: Sequence[str],
@@ -353,8 +422,15 @@ def run_cocotb(
                 f"{sim} build of {toplevel} failed ({exc}); see "
                 f"{build_dir.parent / (build_dir.name + '.build.log')}") from exc
         stamp.write_text(key)
+        if sim == "verilator":
+            _trim_build(build_dir)
+        prune_builds()
+    else:
+        stamp.touch()  # least-recently-used order for prune_builds
     t1 = time.perf_counter()
-    run_dir = Path(tempfile.mkdtemp(prefix=f"{toplevel}-", dir=cache_dir()))
+    runs = cache_dir() / "runs"
+    runs.mkdir(exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{toplevel}-", dir=runs))
     results_xml = run_dir / "results.xml"
     tb_dir = str(Path(test_dir).resolve())
     added = tb_dir not in sys.path
@@ -379,9 +455,11 @@ def run_cocotb(
     tests, failed, failures = _parse_results(results_xml)
     if tests == 0:
         raise ToolchainError(f"{sim} ran no cocotb test of {test_module} (see {run_dir})")
+    if failed == 0 and not waves:  # nothing to look at: keep the cache from piling up
+        shutil.rmtree(run_dir, ignore_errors=True)
     return CocotbResult(tests=tests, failed=failed, results_xml=results_xml, build_dir=build_dir,
                         cached_build=cached, build_s=t1 - t0, test_s=t2 - t1,
-                        failures=failures)
+                        failures=failures, run_dir=run_dir)
 
 
 def run_yosys(script: str, files: Mapping[str, str | bytes], *,

@@ -61,6 +61,8 @@ def _verify_array(args: argparse.Namespace) -> int:
               f"{g.ideal_cycles} ideal, {len(g.folds)} folds")
     for failure in run.failures:
         print(f"  {failure}")
+    for w in run.waveforms:
+        print(f"  waveform: {w}")
     if args.json:
         obj = run.to_dict()
         if args.gemm:
@@ -118,6 +120,8 @@ def _verify_pim(args: argparse.Namespace) -> int:
               f"{j['mismatches']} mismatches")
     for failure in run.failures:
         print(f"  {failure}")
+    for w in run.waveforms:
+        print(f"  waveform: {w}")
     _write_json(args.json, run.to_dict())
     return 0 if run.passed else 1
 

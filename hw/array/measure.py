@@ -66,6 +66,7 @@ class ArrayRun:
     build_s: float
     test_s: float
     cached_build: bool
+    waveforms: tuple[Path, ...] = ()  # with waves=True: the dumped files (kept run folder)
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.params(), "passed": self.passed,
@@ -143,7 +144,7 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
             lanes=lanes))
     return ArrayRun(config=config, passed=res.passed, failures=res.failures,
                     gemms=tuple(gemms), build_s=res.build_s, test_s=res.test_s,
-                    cached_build=res.cached_build)
+                    cached_build=res.cached_build, waveforms=tuple(res.waveforms))
 
 
 def measure_gemm_cycles(config: ArrayConfig, m: int, k: int, n: int, *,

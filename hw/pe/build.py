@@ -71,6 +71,7 @@ class TbRun:
     build_s: float
     test_s: float
     cached_build: bool
+    waveforms: tuple[Path, ...] = ()  # with waves=True: the dumped files (kept run folder)
 
     @property
     def vectors(self) -> int:
@@ -110,7 +111,8 @@ def run_pe_testbench(spec: Any, *, sim: str = "verilator", name: str = "pe",
                          waves=waves, testcase=testcase, seed=seed, log_file=log_file)
         records = _records(result)
     return TbRun(tests=res.tests, failed=res.failed, failures=res.failures, records=records,
-                 build_s=res.build_s, test_s=res.test_s, cached_build=res.cached_build)
+                 build_s=res.build_s, test_s=res.test_s, cached_build=res.cached_build,
+                 waveforms=tuple(res.waveforms))
 
 
 def _records(path: Path) -> tuple[dict[str, Any], ...]:
@@ -170,4 +172,5 @@ def run_pe_fast(spec: Any, *, sim: str = "verilator", name: str = "pe",
                          vpi_all=False, waves=waves, seed=seed, log_file=log_file)
         records = _records(result)
     return TbRun(tests=res.tests, failed=res.failed, failures=res.failures, records=records,
-                 build_s=res.build_s, test_s=res.test_s, cached_build=res.cached_build)
+                 build_s=res.build_s, test_s=res.test_s, cached_build=res.cached_build,
+                 waveforms=tuple(res.waveforms))

@@ -32,7 +32,7 @@ def register(subparsers: dict[str, Any]) -> None:
                    help="random accumulation sequences (1..1024 products each) with "
                         "back-pressure (default 200)")
     v.add_argument("--seed", type=int, default=6)
-    v.add_argument("--waves", action="store_true", help="dump waveforms in the build folder")
+    v.add_argument("--waves", action="store_true", help="dump waveforms (their paths are printed)")
     v.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     v.set_defaults(func=_verify)
 
@@ -119,6 +119,8 @@ def _verify(args: argparse.Namespace) -> int:
               f"{'passed' if runs[1].failed == 0 else 'FAILED'}")
     for fail in (f for r in runs for f in r.failures):
         print(f"  FAILED {fail}")
+    for w in (w for r in runs for w in r.waveforms):
+        print(f"  waveform: {w}")
     total_s = sum(rec["seconds"] for rec in res.records)
     total_cpu = sum(rec.get("cpu_seconds") or 0.0 for rec in res.records)
     if total_s and total_cpu:

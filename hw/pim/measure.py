@@ -24,6 +24,7 @@ class PimRun:
     jobs: tuple[dict[str, Any], ...]
     build_s: float
     test_s: float
+    waveforms: tuple[Path, ...] = ()  # with waves=True: the dumped files (kept run folder)
 
     @property
     def peak_bytes_per_cycle(self) -> int:
@@ -83,4 +84,5 @@ def run_pim_tb(config: PimConfig, plan: PimVerify, *, sim: str = "verilator",
                          extra_env={"MIXFORGE_TB_PARAMS": json.dumps(params)})
         raw = json.loads(out.read_text()) if out.exists() else {"jobs": []}
     return PimRun(config=config, passed=res.passed, failures=res.failures,
-                  jobs=tuple(raw["jobs"]), build_s=res.build_s, test_s=res.test_s)
+                  jobs=tuple(raw["jobs"]), build_s=res.build_s, test_s=res.test_s,
+                  waveforms=tuple(res.waveforms))

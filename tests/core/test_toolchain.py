@@ -145,3 +145,80 @@ def test_build_key_depends_on_the_cocotb_install(tmp_path: Path,
     key = toolchain._build_key("verilator", [src], "a", [], False, None)
     monkeypatch.setattr(toolchain.shutil, "which", lambda _name: "/elsewhere/bin/verilator")
     assert toolchain._build_key("verilator", [src], "a", [], False, None) != key
+
+
+def _fake_build(root: Path, name: str, size: int, used: float) -> Path:
+    d = root / "builds" / name
+    d.mkdir(parents=True)
+    (d / "exe").write_bytes(b"\0" * size)
+    stamp = d / ".mixforge-built"
+    stamp.write_text("k")
+    os.utime(stamp, (used, used))
+    (root / "builds" / f"{name}.build.log").write_text("log")
+    return d
+
+
+def test_prune_builds_drops_least_recently_used_beyond_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIXFORGE_CACHE_DIR", str(tmp_path))
+    now = __import__("time").time()
+    mb = 2**20
+    old = _fake_build(tmp_path, "old", mb, now - 7200)
+    mid = _fake_build(tmp_path, "mid", mb, now - 5000)
+    new = _fake_build(tmp_path, "new", mb, now - 4000)
+    recent = _fake_build(tmp_path, "recent", 3 * mb, now - 10)  # within the grace period
+    monkeypatch.setenv("MIXFORGE_CACHE_MAX_MB", "5.5")
+    assert toolchain.prune_builds() == [old]  # 6 MB -> 5 MB fits
+    assert not old.exists() and not (tmp_path / "builds" / "old.build.log").exists()
+    assert toolchain.prune_builds(1.0) == [mid, new]  # the recent one stays whatever the size
+    assert recent.exists() and not mid.exists() and not new.exists()
+    monkeypatch.setenv("MIXFORGE_CACHE_MAX_MB", "lots")
+    with pytest.raises(ToolchainError, match="MIXFORGE_CACHE_MAX_MB='lots' is not a number"):
+        toolchain.prune_builds()
+
+
+_TINY_TB = '''
+import os
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles
+
+
+@cocotb.test()
+async def count(dut):
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    await ClockCycles(dut.clk, 5)
+    assert int(dut.q.value) == int(os.environ["EXPECT"])
+'''
+
+
+@pytest.mark.rtl
+def test_run_cocotb_keeps_the_cache_small(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished Verilator build keeps its executable only; a passing run's folder is removed,
+    a failing or waveform-dumping run's folder is kept (and its waveform reported)."""
+    monkeypatch.setenv("MIXFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tb_tiny.py").write_text(_TINY_TB)
+    v = tmp_path / "tiny.v"
+    v.write_text("module tiny(input clk, output reg [3:0] q = 0);\n"
+                 "  always @(posedge clk) q <= q + 1;\nendmodule\n")
+
+    def run(expect: int, waves: bool = False) -> toolchain.CocotbResult:
+        return toolchain.run_cocotb(verilog_sources=[v], toplevel="tiny", test_module="tb_tiny",
+                                    test_dir=tmp_path, quick_build=True, waves=waves,
+                                    extra_env={"EXPECT": str(expect)})
+
+    first = run(4)
+    assert first.passed and not first.cached_build
+    assert (first.build_dir / "tiny").is_file()
+    assert not [*first.build_dir.glob("*.o"), *first.build_dir.glob("*.gch"),
+                *first.build_dir.glob("*.a")]
+    assert first.run_dir is not None and not first.run_dir.exists()
+    bad = run(9)
+    assert bad.failed == 1 and bad.cached_build  # the trimmed build still runs
+    assert bad.results_xml.is_file()  # kept for a look at the failure
+    waved = run(4, waves=True)
+    assert waved.passed and len(waved.waveforms) == 1 and waved.waveforms[0].stat().st_size
+    assert sorted(p.name for p in (tmp_path / "cache" / "runs").iterdir()) == sorted(
+        [bad.run_dir.name, waved.run_dir.name])  # type: ignore[union-attr]
