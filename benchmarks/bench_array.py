@@ -2,7 +2,7 @@
 of verified GEMMs.
 
     /work/venv/bin/python benchmarks/bench_array.py [--json OUT] [--no-synth] [--no-cycles]
-                                                    [--sizes 4,8]
+                                                    [--sizes 4,8] [--only NAME,...]
 
 Area: Yosys generic ``synth`` (cell count), then ``abc -g cmos2; stat -tech cmos`` (CMOS
 transistors of the combinational logic; ``+ff`` adds 24 per flip-flop bit), for the MixPE
@@ -13,7 +13,9 @@ plus the WS and posit8 arrays and the WS array with its edge group dequant (grou
 in a real flow; ``mixforge.hw.pim.synth`` flow, ``memory_bits`` reported apart, not as gates).
 
 The measured cycles are also written to ``--cycles`` (default examples/array/measured_cycles.json),
-the file sim/ tests read to check their per-tile model against the RTL.
+the file sim/ tests read to check their per-tile model against the RTL: each measured array
+replaces its own entry (same config) after it finishes, the other entries are kept, so
+``--only`` re-measures a few arrays and a stopped run keeps what it measured.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def _area_configs(sizes: list[int]) -> list[ArrayConfig]:
     # WS arrays of the rounding-edge kinds: exact accumulator memories per column at the
     # bottom edge ($mem cells, bits apart), one rounding per output
     out += [ArrayConfig(rows=r, cols=r, dataflow="ws", pe=pe, acc_depth=WS_AREA_ACC_DEPTH,
-                        out="posit16_es1" if pe == "multiformat" else "float32")
-            for pe in ("dequant_first", "fp16_mac", "multiformat") for r in sizes]
+                        out="float32" if pe in ("dequant_first", "fp16_mac") else "posit16_es1")
+            for pe in ("dequant_first", "fp16_mac", "multiformat", "separate_macs")
+            for r in sizes]
     return out
 
 
@@ -88,11 +91,13 @@ def _cycle_configs(sizes: list[int]) -> list[ArrayConfig]:
         # the multiformat MAC's baselines: the shapes run in every mode in turn, as multiformat
         ArrayConfig(rows=r, cols=r, dataflow="os", pe=pe, out="posit16_es1")
         for r in sizes for pe in ("shared_quire", "separate_macs")] + [
-        # WS rounding-edge kinds (M cut into acc_depth chunks; multiformat double-buffered)
-        ArrayConfig(rows=r, cols=r, dataflow="ws", pe=pe, double_buffer=pe == "multiformat",
+        # WS rounding-edge kinds (M cut into acc_depth chunks; multi-format kinds
+        # double-buffered, their shapes run in every mode in turn)
+        ArrayConfig(rows=r, cols=r, dataflow="ws", pe=pe,
+                    double_buffer=pe in ("multiformat", "separate_macs"),
                     group=8, acc_depth=WS_CYCLES_ACC_DEPTH,
-                    out="posit16_es1" if pe == "multiformat" else "float32")
-        for r in sizes for pe in ("dequant_first", "fp16_mac", "multiformat")]
+                    out="float32" if pe in ("dequant_first", "fp16_mac") else "posit16_es1")
+        for r in sizes for pe in ("dequant_first", "fp16_mac", "multiformat", "separate_macs")]
 
 
 SHAPES = [(16, 16, 16), (10, 13, 9), (64, 32, 16), (5, 21, 6)]
@@ -106,15 +111,19 @@ def main() -> None:
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--no-cycles", action="store_true")
     ap.add_argument("--sizes", default="4,8", help="array sizes R = C (comma separated)")
-    ap.add_argument("--only", default="", help="synthesize only arrays whose name contains "
-                                               "one of these comma-separated strings")
+    ap.add_argument("--only", default="", help="synthesize / run only arrays whose name "
+                                               "contains one of these comma-separated strings")
     args = ap.parse_args()
     sizes = [int(v) for v in args.sizes.split(",")]
     rows: list[dict[str, object]] = []
+    only = [v for v in args.only.split(",") if v]
+
+    def wanted(cfg: ArrayConfig) -> bool:
+        return not only or any(v in cfg.name for v in only)
+
     if not args.no_synth:
-        only = [v for v in args.only.split(",") if v]
         for cfg in _area_configs(sizes):
-            if only and not any(v in cfg.name for v in only):
+            if not wanted(cfg):
                 continue
             t0 = time.perf_counter()
             st = synth_array(cfg)  # WS dequant edge memories stay $mem cells, bits apart
@@ -128,8 +137,14 @@ def main() -> None:
             print(json.dumps(entry), flush=True)
         # The logic-PIM unit's area (activation buffer as a memory): benchmarks/bench_pim.py.
     if not args.no_cycles:
-        cycles = []
+        cycles_path = Path(args.cycles)
+        # each measured array replaces its own entry; the others' entries are kept (a
+        # partial run, --only, or a stopped run never loses what is already measured)
+        cycles: list[dict[str, object]] = (json.loads(cycles_path.read_text())
+                                           if cycles_path.exists() else [])
         for cfg in _cycle_configs(sizes):
+            if not wanted(cfg):
+                continue
             run = run_array_tb(cfg, SHAPES, seed=1)
             assert run.passed, run.failures
             assert all(g.matches_spec for g in run.gemms), cfg.name
@@ -138,10 +153,16 @@ def main() -> None:
                                 "measured": g.gemm_cycles,
                                 "spec": g.spec_cycles, "ideal": g.ideal_cycles}
                                for g in run.gemms]}
-            cycles.append({"config": cfg.params(), "gemms": [g.to_dict() for g in run.gemms]})
+            new = {"config": cfg.params(), "gemms": [g.to_dict() for g in run.gemms]}
+            same = [i for i, c in enumerate(cycles) if c["config"] == new["config"]]
+            if same:
+                cycles[same[0]] = new
+            else:
+                cycles.append(new)
+            # written after every array, so a stopped run keeps what it measured
+            cycles_path.write_text(json.dumps(cycles, indent=1) + "\n")
             rows.append(entry)
             print(json.dumps(entry), flush=True)
-        Path(args.cycles).write_text(json.dumps(cycles, indent=1) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
 

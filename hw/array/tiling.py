@@ -150,6 +150,18 @@ def pack_w_fields(cfg: ArrayConfig, values: dict[str, NDArray[np.integer]], last
     return _pack_beat(cfg.w_fields(), values, last)
 
 
+def _ws_fold(cfg: ArrayConfig, w_beats: list[int], at: NDArray[np.integer], *, group: int,
+             n0: int, m0: int, outputs: bool) -> Fold:
+    """A WS fold: its weight beats (row R-1 first), one activation beat per row of ``at``
+    (``last`` on the final one) and, when the fold drains results (``outputs``), its output
+    rows ``m0 ..``."""
+    ab, mc = cfg.act_bits, len(at)
+    f = Fold(group=group, n0=n0, w_beats=w_beats)
+    f.x_beats = [pack(at[mi], ab) | (int(mi == mc - 1) << (cfg.rows * ab)) for mi in range(mc)]
+    f.out_rows = list(range(m0, m0 + mc)) if outputs else []
+    return f
+
+
 def _plan_ws_edge(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
                   q: QuantParams | None, mode: str | None) -> list[Fold]:
     """WS rounding-edge kinds: for each M-chunk (<= ``acc_depth`` rows), N-tile and K-fold,
@@ -169,7 +181,6 @@ def _plan_ws_edge(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.intege
     m_dim, k_dim = np.shape(a)
     n_dim = np.shape(w)[1]
     r, c, d = cfg.rows, cfg.cols, cfg.acc_depth
-    ab = cfg.act_bits
     folds: list[Fold] = []
     for m0 in range(0, m_dim, d):
         mc = min(d, m_dim - m0)
@@ -182,14 +193,10 @@ def _plan_ws_edge(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.intege
                 wt = _pad(w[k0:k1, n0:n0 + c], (r, c))
                 ft = {name: _pad(arr[k0:k1, n0:n0 + c], (r, c)) for name, arr in per_k.items()}
                 at = _pad(a[m0:m0 + mc, k0:k1], (mc, r))
-                f = Fold(group=0, n0=n0)
-                f.w_beats = [pack_w_fields(cfg, {"data": wt[i], **{nm: v[i] for nm, v in
-                                                                   ft.items()}, **consts}, final)
-                             for i in range(r - 1, -1, -1)]
-                f.x_beats = [pack(at[mi], ab) | (int(mi == mc - 1) << (r * ab))
-                             for mi in range(mc)]
-                f.out_rows = list(range(m0, m0 + mc)) if final else []
-                folds.append(f)
+                beats = [pack_w_fields(cfg, {"data": wt[i], **{nm: v[i] for nm, v in
+                                                              ft.items()}, **consts}, final)
+                         for i in range(r - 1, -1, -1)]
+                folds.append(_ws_fold(cfg, beats, at, group=0, n0=n0, m0=m0, outputs=final))
     return folds
 
 
@@ -201,7 +208,7 @@ def _plan_ws_dequant(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.int
     m_dim, k_dim = a.shape
     n_dim = w.shape[1]
     r, c, g, d = cfg.rows, cfg.cols, q.group, cfg.acc_depth
-    ab, wb = cfg.act_bits, cfg.weight_bits
+    wb = cfg.weight_bits
     scale, zero = np.asarray(q.scale), np.asarray(q.zero)
     folds: list[Fold] = []
     for m0 in range(0, m_dim, d):
@@ -216,13 +223,10 @@ def _plan_ws_dequant(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.int
                     final = k1 == k_dim
                     wt = _pad(w[k0:k1, n0:n0 + c], (r, c))
                     at = _pad(a[m0:m0 + mc, k0:k1], (mc, r))  # zero K-padding: sum(a) exact
-                    f = Fold(group=0, n0=n0)
                     tag = qw | (int(final) << (c * (wb + 24)))
-                    f.w_beats = [pack(wt[i], wb) | tag for i in range(r - 1, -1, -1)]
-                    f.x_beats = [pack(at[mi], ab) | (int(mi == mc - 1) << (r * ab))
-                                 for mi in range(mc)]
-                    f.out_rows = list(range(m0, m0 + mc)) if final else []
-                    folds.append(f)
+                    folds.append(_ws_fold(cfg, [pack(wt[i], wb) | tag
+                                                for i in range(r - 1, -1, -1)],
+                                          at, group=0, n0=n0, m0=m0, outputs=final))
     return folds
 
 
@@ -263,13 +267,9 @@ def plan_gemm(cfg: ArrayConfig, a: NDArray[np.integer], w: NDArray[np.integer],
                     k1 = min(k0 + r, ge)
                     wt = _pad(w[k0:k1, n0:n0 + c], (r, c))
                     at = _pad(a[:, k0:k1], (m_dim, r))
-                    f = Fold(group=gi, n0=n0)
                     # the first beat shifts down to the bottom row: send row R-1 first
-                    f.w_beats = [pack(wt[i], wb) for i in range(r - 1, -1, -1)]
-                    f.x_beats = [pack(at[mi], ab) | (int(mi == m_dim - 1) << (r * ab))
-                                 for mi in range(m_dim)]
-                    f.out_rows = list(range(m_dim))
-                    folds.append(f)
+                    folds.append(_ws_fold(cfg, [pack(wt[i], wb) for i in range(r - 1, -1, -1)],
+                                          at, group=gi, n0=n0, m0=0, outputs=True))
         return folds
     for m0 in range(0, m_dim, r):
         for n0 in range(0, n_dim, c):

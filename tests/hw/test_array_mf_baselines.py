@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-# bit-exact, and every fold's measured (stream start, last output) == ArraySpec.schedule
-from test_array_multiformat import _check  # the sibling test module
+from array_checks import check_gemm_run, check_mode_switching  # sibling helper module
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -43,9 +41,7 @@ def _switched(shapes: list[tuple[int, int, int]]) -> tuple[list[tuple[int, int, 
 def test_os4_every_mode_switched_in_one_run(sim: str, cfg: ArrayConfig) -> None:
     shapes, modes = _switched(SHAPES[:3])
     run = run_array_tb(cfg, shapes, modes=modes, nar=True, seed=11, sim=sim)
-    _check(run, cfg, len(shapes))
-    assert [g.mode for g in run.gemms] == modes
-    assert {g.lanes for g in run.gemms} == {1, 2, 4}
+    check_mode_switching(run, cfg, modes)
 
 
 @pytest.mark.rtl
@@ -68,7 +64,8 @@ def test_os4_float_out(sim: str, pe: str, out: str) -> None:
     """Float outputs: NaR inputs give NaN, float16 overflows (posit16 products) give Inf."""
     cfg = ArrayConfig(rows=4, cols=4, dataflow="os", pe=pe, out=out)
     shapes, modes = _switched([(6, 9, 7), (3, 5, 2), (8, 16, 8)])
-    _check(run_array_tb(cfg, shapes, modes=modes, nar=True, seed=5, sim=sim), cfg, len(shapes))
+    check_mode_switching(run_array_tb(cfg, shapes, modes=modes, nar=True, seed=5, sim=sim),
+                         cfg, modes)
 
 
 @pytest.mark.rtl
@@ -77,7 +74,8 @@ def test_os4_float_out(sim: str, pe: str, out: str) -> None:
 def test_os8(sim: str, pe: str) -> None:
     cfg = ArrayConfig(rows=8, cols=8, dataflow="os", pe=pe, out="float32")
     shapes, modes = _switched([(9, 11, 10), (12, 17, 3)])
-    _check(run_array_tb(cfg, shapes, modes=modes, nar=True, seed=9, sim=sim), cfg, len(shapes))
+    check_mode_switching(run_array_tb(cfg, shapes, modes=modes, nar=True, seed=9, sim=sim),
+                         cfg, modes)
 
 
 @pytest.mark.rtl
@@ -90,7 +88,7 @@ def test_separate_macs_small_accumulators(sim: str) -> None:
     shapes = [(5, 8, 6), (4, 32, 3), (3, 16, 5), (4, 29, 2)]  # 8 words each (p4x4: 8)
     modes = ["p16x1", "fp4x4", "p8x2", "p4x4"]
     run = run_array_tb(cfg, shapes, modes=modes, nar=True, seed=2, sim=sim)
-    _check(run, cfg, len(shapes))
+    check_gemm_run(run, cfg, len(shapes))
 
 
 @pytest.mark.rtl

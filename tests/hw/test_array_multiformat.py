@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from array_checks import check_gemm_run, check_mode_switching  # sibling helper module
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -22,28 +23,13 @@ MF4 = ArrayConfig(rows=4, cols=4, dataflow="os", pe="multiformat", out="posit16_
 FP4 = ArrayConfig(rows=4, cols=4, dataflow="os", pe="fp16_mac", w_bits=4, group=8)
 
 
-def _check(run, cfg: ArrayConfig, n_gemms: int) -> None:
-    assert run.passed, run.failures
-    assert len(run.gemms) == n_gemms
-    spec = cfg.spec
-    for g in run.gemms:
-        assert g.mismatches == 0 and g.outputs == g.m * g.n
-        kw = -(-g.k // g.lanes)
-        sched = spec.schedule(g.m, kw, g.n)
-        assert [(f["stream_start"], f["last_output"]) for f in g.folds] == [
-            (s.stream_start, s.last_output) for s in sched], (cfg.name, g.m, g.k, g.n, g.mode)
-        assert g.gemm_cycles == g.spec_cycles == spec.gemm_cycles(g.m, kw, g.n)
-
-
 @pytest.mark.rtl
 def test_multiformat_os4_every_mode_switched_in_one_run(sim: str) -> None:
     """Every shape in every mode, the mode changing from GEMM to GEMM; NaR operands."""
     shapes = [s for s in SHAPES_MF for _ in MODES]
     modes = [MODES[(i + i // len(MODES)) % len(MODES)] for i in range(len(shapes))]
     run = run_array_tb(MF4, shapes, modes=modes, nar=True, seed=3, sim=sim)
-    _check(run, MF4, len(shapes))
-    assert [g.mode for g in run.gemms] == modes
-    assert {g.lanes for g in run.gemms} == {1, 2, 4}
+    check_mode_switching(run, MF4, modes)
 
 
 @pytest.mark.rtl
@@ -52,7 +38,7 @@ def test_multiformat_os4_every_mode_switched_in_one_run(sim: str) -> None:
 def test_multiformat_os4_float_out(sim: str, out: str) -> None:
     cfg = ArrayConfig(rows=4, cols=4, dataflow="os", pe="multiformat", out=out)
     shapes = [(6, 9, 7), (3, 5, 2), (8, 16, 8), (2, 3, 5)]
-    _check(run_array_tb(cfg, shapes, nar=True, seed=5, sim=sim), cfg, len(shapes))
+    check_gemm_run(run_array_tb(cfg, shapes, nar=True, seed=5, sim=sim), cfg, len(shapes))
 
 
 @pytest.mark.rtl
@@ -60,7 +46,7 @@ def test_multiformat_os4_float_out(sim: str, out: str) -> None:
 def test_multiformat_os8(sim: str) -> None:
     cfg = ArrayConfig(rows=8, cols=8, dataflow="os", pe="multiformat", out="float32")
     shapes = [(9, 11, 10), (5, 3, 6), (8, 8, 8), (12, 17, 3)]
-    _check(run_array_tb(cfg, shapes, nar=True, seed=9, sim=sim), cfg, len(shapes))
+    check_gemm_run(run_array_tb(cfg, shapes, nar=True, seed=9, sim=sim), cfg, len(shapes))
 
 
 @pytest.mark.rtl
@@ -69,7 +55,7 @@ def test_fp16_mac_os4(sim: str) -> None:
     Inf/NaN activations), one rounding per output."""
     shapes = [(5, 7, 6), (1, 1, 1), (9, 20, 5), (4, 17, 4)]
     run = run_array_tb(FP4, shapes, nar=True, special=0.05, seed=4, sim=sim)
-    _check(run, FP4, len(shapes))
+    check_gemm_run(run, FP4, len(shapes))
 
 
 @pytest.mark.rtl
@@ -78,7 +64,7 @@ def test_fp16_mac_os8_f16(sim: str) -> None:
     cfg = ArrayConfig(rows=8, cols=8, dataflow="os", pe="fp16_mac", w_bits=3, group=5,
                       out="float16")
     shapes = [(9, 11, 10), (12, 17, 3)]
-    _check(run_array_tb(cfg, shapes, special=0.05, seed=2, sim=sim), cfg, len(shapes))
+    check_gemm_run(run_array_tb(cfg, shapes, special=0.05, seed=2, sim=sim), cfg, len(shapes))
 
 
 # ---------------------------------------------------------------- pure Python

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from array_checks import check_gemm_run  # sibling helper module
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -35,23 +36,6 @@ SHAPES_OS = [(5, 7, 6), (4, 17, 4), (1, 1, 1), (9, 20, 5), (3, 8, 2)]
 SHAPES_WS = [(5, 7, 6), (13, 17, 5), (1, 1, 1), (9, 20, 9), (2, 3, 2)]
 
 
-def _check_run(run, cfg: ArrayConfig) -> None:
-    """Bit-exact, and every fold's (load, stream, last output) cycle == ArraySpec.schedule."""
-    assert run.passed, run.failures
-    spec = cfg.spec
-    for g in run.gemms:
-        assert g.mismatches == 0 and g.outputs == g.m * g.n
-        sched = spec.schedule(g.m, g.k, g.n, cfg.group)
-        measured = [(f["load_start"], f["stream_start"], f["last_output"]) for f in g.folds]
-        # only a tile's final fold has output rows; the others log last_output = -1
-        expected = [(s.load_start, s.stream_start, s.last_output if f["rows"] else -1)
-                    for s, f in zip(sched, g.folds, strict=True)]
-        assert measured == expected, f"{cfg.name} {g.m}x{g.k}x{g.n}"
-        m_tile = cfg.acc_depth if cfg.ws_dequant else cfg.rows
-        assert sum(bool(f["rows"]) for f in g.folds) == -(-g.m // m_tile) * -(-g.n // cfg.cols)
-        assert g.gemm_cycles == g.spec_cycles == spec.gemm_cycles(g.m, g.k, g.n, cfg.group)
-
-
 # ------------------------------------------------------------------------------ Verilator
 @pytest.mark.rtl
 @pytest.mark.parametrize("cfg,shapes", [(OS4, SHAPES_OS), (WS4, SHAPES_WS)], ids=["os", "ws"])
@@ -59,7 +43,7 @@ def test_w4a16_bit_exact_and_timed(cfg: ArrayConfig, shapes: list, sim: str) -> 
     """Finite FP16 activations of every exponent (subnormals, +-0), 10 % Inf/NaN scales."""
     run = run_array_tb(cfg, shapes, seed=3, sim=sim, special=0.1)
     assert len(run.gemms) == len(shapes)
-    _check_run(run, cfg)
+    check_gemm_run(run, cfg)
 
 
 @pytest.mark.rtl
@@ -72,7 +56,7 @@ def test_w4a16_inf_nan_activations_and_stalls(cfg: ArrayConfig, sim: str) -> Non
     run = run_array_tb(cfg, shapes, stall=0.3, seed=11, sim=sim, nar=True, special=0.05)
     assert run.passed, run.failures
     assert all(g.mismatches == 0 and g.gemm_cycles >= g.spec_cycles for g in run.gemms)
-    _check_run(run_array_tb(cfg, shapes, seed=12, sim=sim, nar=True, special=0.05), cfg)
+    check_gemm_run(run_array_tb(cfg, shapes, seed=12, sim=sim, nar=True, special=0.05), cfg)
 
 
 @pytest.mark.rtl
@@ -132,7 +116,7 @@ SLOW = {
 @pytest.mark.parametrize("key", list(SLOW))
 def test_w4a16_more_arrays(key: str, sim: str) -> None:
     cfg, shapes = SLOW[key]
-    _check_run(run_array_tb(cfg, shapes, seed=5, sim=sim, special=0.1), cfg)
+    check_gemm_run(run_array_tb(cfg, shapes, seed=5, sim=sim, special=0.1), cfg)
     run = run_array_tb(cfg, shapes, seed=6, sim=sim, nar=True, special=0.05, stall=0.3)
     assert run.passed, run.failures
 

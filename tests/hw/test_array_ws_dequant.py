@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from array_checks import check_gemm_run  # sibling helper module
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -47,30 +48,13 @@ CONFIGS = {
 }
 
 
-def _check_run(run, cfg: ArrayConfig) -> None:
-    assert run.passed, run.failures
-    spec = cfg.spec
-    for g in run.gemms:
-        assert g.mismatches == 0
-        sched = spec.schedule(g.m, g.k, g.n, cfg.group)
-        measured = [(f["load_start"], f["stream_start"], f["last_output"]) for f in g.folds]
-        # only a tile's final K-fold has output rows; the others log last_output = -1
-        expected = [(s.load_start, s.stream_start, s.last_output if f["rows"] else -1)
-                    for s, f in zip(sched, g.folds, strict=True)]
-        assert measured == expected, f"{cfg.name} {g.m}x{g.k}x{g.n}"
-        tiles = -(-g.m // cfg.acc_depth) * -(-g.n // cfg.cols)
-        assert sum(bool(f["rows"]) for f in g.folds) == tiles
-        assert g.outputs == g.m * g.n
-        assert g.gemm_cycles == g.spec_cycles == spec.gemm_cycles(g.m, g.k, g.n, cfg.group)
-
-
 @pytest.mark.rtl
 @pytest.mark.parametrize("key", list(CONFIGS))
 def test_ws_dequant_bit_exact_and_timed(key: str, sim: str) -> None:
     cfg, shapes = CONFIGS[key]
     run = run_array_tb(cfg, shapes, seed=5, sim=sim, special=0.1)
     assert len(run.gemms) == len(shapes)
-    _check_run(run, cfg)
+    check_gemm_run(run, cfg)
 
 
 @pytest.mark.rtl
@@ -107,7 +91,7 @@ def test_ws8_dequant(db: bool, sim: str) -> None:
                       group=12, acc_depth=16)
     run = run_array_tb(cfg, [(5, 21, 6), (20, 30, 17), (16, 24, 8), (1, 1, 1)], seed=3,
                        sim=sim, special=0.05)
-    _check_run(run, cfg)
+    check_gemm_run(run, cfg)
 
 
 # ---------------------------------------------------------------------------- no simulator

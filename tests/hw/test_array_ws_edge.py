@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from array_checks import check_gemm_run, check_mode_switching  # sibling helper module
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -36,24 +37,6 @@ DQF1 = ArrayConfig(rows=1, cols=1, dataflow="ws", double_buffer=True, pe="dequan
 SHAPES = [(5, 7, 6), (13, 17, 5), (1, 1, 1), (8, 16, 4), (9, 6, 9)]
 
 
-def _check(run, cfg: ArrayConfig, n_gemms: int) -> None:
-    assert run.passed, run.failures
-    assert len(run.gemms) == n_gemms
-    spec = cfg.spec
-    for g in run.gemms:
-        assert g.mismatches == 0 and g.outputs == g.m * g.n
-        kw = -(-g.k // g.lanes)  # multiformat: K streams as ceil(K / L) words
-        sched = spec.schedule(g.m, kw, g.n)
-        measured = [(f["load_start"], f["stream_start"], f["last_output"]) for f in g.folds]
-        # only a tile's final K-fold has output rows; the others log last_output = -1
-        expected = [(s.load_start, s.stream_start, s.last_output if f["rows"] else -1)
-                    for s, f in zip(sched, g.folds, strict=True)]
-        assert measured == expected, (cfg.name, g.m, g.k, g.n, g.mode)
-        tiles = -(-g.m // cfg.acc_depth) * -(-g.n // cfg.cols)
-        assert sum(bool(f["rows"]) for f in g.folds) == tiles
-        assert g.gemm_cycles == g.spec_cycles == spec.gemm_cycles(g.m, kw, g.n)
-
-
 @pytest.mark.rtl
 def test_ws_multiformat_every_mode_switched_in_one_run(sim: str) -> None:
     """Every mode, switched from GEMM to GEMM (the weight banks carry it), NaR operands."""
@@ -61,30 +44,28 @@ def test_ws_multiformat_every_mode_switched_in_one_run(sim: str) -> None:
     modes = [MODES[i % len(MODES)] for i in range(len(shapes))] + ["p16x1", "fp4x4"]
     shapes += [(2, 5, 5), (6, 11, 4)]
     run = run_array_tb(MF, shapes, modes=modes, nar=True, seed=3, sim=sim)
-    _check(run, MF, len(shapes))
-    assert [g.mode for g in run.gemms] == modes
-    assert {g.lanes for g in run.gemms} == {1, 2, 4}
+    check_mode_switching(run, MF, modes)
 
 
 @pytest.mark.rtl
 def test_ws_dequant_first(sim: str) -> None:
     """Per-K-index zero points / scale multipliers (group 5), Inf/NaN tensor scales."""
     run = run_array_tb(DQF, SHAPES, special=0.15, seed=5, sim=sim)
-    _check(run, DQF, len(SHAPES))
+    check_gemm_run(run, DQF, len(SHAPES))
 
 
 @pytest.mark.rtl
 def test_ws_fp16_mac(sim: str) -> None:
     """Inf/NaN group scales and FP16 activations (NaN outputs), one rounding per output."""
     run = run_array_tb(FPM, SHAPES, nar=True, special=0.05, seed=6, sim=sim)
-    _check(run, FPM, len(SHAPES))
+    check_gemm_run(run, FPM, len(SHAPES))
 
 
 @pytest.mark.rtl
 def test_ws_edge_1x1_back_to_back_folds(sim: str) -> None:
     run = run_array_tb(DQF1, [(3, 4, 2), (2, 5, 1), (1, 1, 1), (4, 2, 3)], special=0.1,
                        seed=7, sim=sim)
-    _check(run, DQF1, 4)
+    check_gemm_run(run, DQF1, 4)
 
 
 @pytest.mark.rtl
@@ -146,7 +127,7 @@ def test_ws_edge_bigger(key: str, sim: str) -> None:
                    [(5, 7, 6), (9, 13, 5), (4, 6, 4), (6, 11, 3)], {"nar": True}),
     }[key]
     run = run_array_tb(cfg, shapes, seed=9, sim=sim, **kw)
-    _check(run, cfg, len(shapes))
+    check_gemm_run(run, cfg, len(shapes))
 
 
 # ---------------------------------------------------------------- pure Python

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_array_ws_edge import _check  # the sibling test module (WS rounding-edge timing)
+from array_checks import check_mode_switching  # sibling helper module
 
 from mixforge.hw.array import ArrayConfig, run_array_tb
 from mixforge.hw.array.config import load_array_file
@@ -48,9 +48,7 @@ def test_example_is_the_verified_4x4() -> None:
 def test_ws2_every_mode_switched_in_one_run(sim: str) -> None:
     modes = [MODES[i % len(MODES)] for i in range(len(SHAPES))]
     run = run_array_tb(SM2, SHAPES, modes=modes, nar=True, seed=21, sim=sim)
-    _check(run, SM2, len(SHAPES))
-    assert [g.mode for g in run.gemms] == modes
-    assert {g.lanes for g in run.gemms} == {1, 2, 4}
+    check_mode_switching(run, SM2, modes)
 
 
 @pytest.mark.rtl
@@ -68,5 +66,4 @@ def test_ws4_every_mode_switched_in_one_run(sim: str) -> None:
     shapes = [(5, 7, 6), (9, 13, 5), (4, 6, 4), (1, 1, 1), (10, 9, 3), (3, 17, 2)]
     modes = [MODES[i % len(MODES)] for i in range(len(shapes))]
     run = run_array_tb(SM4, shapes, modes=modes, nar=True, seed=25, sim=sim)
-    _check(run, SM4, len(shapes))
-    assert [g.mode for g in run.gemms] == modes
+    check_mode_switching(run, SM4, modes)
