@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mixforge.hw.array import ArrayConfig
@@ -36,3 +37,19 @@ def check_mode_switching(run: Any, cfg: ArrayConfig, modes: list[str]) -> None:
     check_gemm_run(run, cfg, len(modes))
     assert [g.mode for g in run.gemms] == modes
     assert {g.lanes for g in run.gemms} == {1, 2, 4}
+
+
+def check_bad_example_exits_2(tmp_path: Path, capsys: Any, example: Path,
+                              edit: tuple[str, str], field: str) -> None:
+    """``example`` with ``edit`` (old, new text) applied: ``mixforge gen array`` exits 2 with
+    one line ``mixforge: error: FILE: ...`` naming ``field`` (and the message after it)."""
+    from mixforge.cli import main
+
+    text = example.read_text()
+    assert edit[0] in text
+    bad = tmp_path / example.name
+    bad.write_text(text.replace(edit[0], edit[1]))
+    assert main(["gen", "array", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mixforge: error: {bad}: ") and field in err
+    assert err.count("\n") == 1

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from array_checks import check_gemm_run, check_mode_switching  # sibling helper module
+from array_checks import (  # sibling helper module
+    check_bad_example_exits_2,
+    check_gemm_run,
+    check_mode_switching,
+)
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -226,15 +230,8 @@ def test_examples_load(name: str) -> None:
      "array.dequant: needs pe 'shift_add', not 'separate_macs'"),
 ])
 def test_cli_bad_example_exits_2(tmp_path, capsys, edit: tuple[str, str], field: str) -> None:
-    from mixforge.cli import main
-
-    text = (EXAMPLES / "os_4x4_separate_macs.yaml").read_text()
-    assert edit[0] in text
-    bad = tmp_path / "sm.yaml"
-    bad.write_text(text.replace(edit[0], edit[1]))
-    assert main(["gen", "array", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"mixforge: error: {bad}: {field}") and err.count("\n") == 1
+    check_bad_example_exits_2(tmp_path, capsys, EXAMPLES / "os_4x4_separate_macs.yaml", edit,
+                              field)
 
 
 @pytest.mark.rtl

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from array_checks import check_gemm_run, check_mode_switching  # sibling helper module
+from array_checks import (  # sibling helper module
+    check_bad_example_exits_2,
+    check_gemm_run,
+    check_mode_switching,
+)
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -155,16 +159,8 @@ def test_unknown_mode_is_rejected() -> None:
 def test_cli_bad_example_exits_2(tmp_path, capsys, edit: tuple[str, str], field: str) -> None:
     from pathlib import Path
 
-    from mixforge.cli import main
-
     src = Path(__file__).resolve().parents[2] / "examples" / "array" / "os_4x4_multiformat.yaml"
-    text = src.read_text()
-    assert edit[0] in text
-    bad = tmp_path / "mf.yaml"
-    bad.write_text(text.replace(edit[0], edit[1]))
-    assert main(["gen", "array", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"mixforge: error: {bad}: {field}") and err.count("\n") == 1
+    check_bad_example_exits_2(tmp_path, capsys, src, edit, field)
 
 
 @pytest.mark.rtl

@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from array_checks import check_gemm_run, check_mode_switching  # sibling helper module
+from array_checks import (  # sibling helper module
+    check_bad_example_exits_2,
+    check_gemm_run,
+    check_mode_switching,
+)
 
 from mixforge.errors import ConfigError
 from mixforge.hw.array import ArrayConfig, run_array_tb
@@ -182,16 +186,7 @@ def test_bad_ws_edge_config(kw: dict[str, object], msg: str) -> None:
 ])
 def test_cli_bad_ws_example_exits_2(tmp_path, capsys, name: str, edit: tuple[str, str],
                                     field: str) -> None:
-    from mixforge.cli import main
-
-    text = (EXAMPLES / name).read_text()
-    assert edit[0] in text
-    bad = tmp_path / name
-    bad.write_text(text.replace(edit[0], edit[1]))
-    assert main(["gen", "array", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"mixforge: error: {bad}: ") and field in err
-    assert err.count("\n") == 1
+    check_bad_example_exits_2(tmp_path, capsys, EXAMPLES / name, edit, field)
 
 
 def test_plan_carries_fields_and_tile_end() -> None:
