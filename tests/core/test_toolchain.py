@@ -222,3 +222,15 @@ def test_run_cocotb_keeps_the_cache_small(tmp_path: Path,
     assert waved.passed and len(waved.waveforms) == 1 and waved.waveforms[0].stat().st_size
     assert sorted(p.name for p in (tmp_path / "cache" / "runs").iterdir()) == sorted(
         [bad.run_dir.name, waved.run_dir.name])  # type: ignore[union-attr]
+
+
+def test_doctor_reports_the_build_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIXFORGE_CACHE_DIR", str(tmp_path))
+    _fake_build(tmp_path, "b", 3 * 2**20, 0.0)
+    monkeypatch.setenv("MIXFORGE_CACHE_MAX_MB", "100")
+    found = {f.tool: f for f in doctor.check_all()}["build cache"]
+    assert found.ok and found.version.startswith("3 MB of 100 MB")
+    assert str(tmp_path) in found.version
+    monkeypatch.setenv("MIXFORGE_CACHE_MAX_MB", "-")
+    found = {f.tool: f for f in doctor.check_all()}["build cache"]
+    assert not found.ok and not found.required and "MIXFORGE_CACHE_MAX_MB" in found.hint
