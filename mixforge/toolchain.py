@@ -234,7 +234,13 @@ def _trim_build(build_dir: Path) -> None:
 
 
 def _dir_bytes(d: Path) -> int:
-    return sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+    total = 0
+    for f in d.rglob("*"):
+        try:  # another process may be pruning or building beside us
+            total += f.stat().st_size if f.is_file() else 0
+        except OSError:
+            pass
+    return total
 
 
 def cache_budget_mb() -> float:
@@ -266,7 +272,10 @@ def prune_builds(max_mb: float | None = None, *, grace_s: float = CACHE_GRACE_S)
         if not d.is_dir():
             continue
         stamp = d / ".mixforge-built"
-        used = stamp.stat().st_mtime if stamp.exists() else d.stat().st_mtime
+        try:
+            used = stamp.stat().st_mtime if stamp.exists() else d.stat().st_mtime
+        except OSError:  # deleted meanwhile by another process
+            continue
         entries.append((used, d, _dir_bytes(d)))
     total = sum(size for _, _, size in entries)
     budget = max_mb * 2**20
