@@ -221,9 +221,10 @@ def _makeflags(sim: str) -> Iterator[None]:
 CACHE_MAX_MB = 2048
 #: Builds used this recently are never pruned (another process may be about to run them).
 CACHE_GRACE_S = 3600.0
-#: Verilator build files that only the C++ compile needs (the run needs the executable alone);
-#: the precompiled headers alone are ~150 MB for a large design.
-_BUILD_SCRATCH = ("*.gch", "*.o", "*.a")
+#: Verilator build files that only the C++ compile needs (the run needs the executable alone):
+#: precompiled headers (~150 MB for a large design), objects, the generated C++ (~100 MB for
+#: a quick build of the 8x8 separate_macs array).
+_BUILD_SCRATCH = ("*.gch", "*.o", "*.a", "*.cpp", "*.h")
 
 
 def _trim_build(build_dir: Path) -> None:
