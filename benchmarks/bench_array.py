@@ -45,7 +45,8 @@ def _area_configs(sizes: list[int]) -> list[ArrayConfig]:
                 # WS MixPE edge dequant: per-row accumulator memories (FFs in generic synth)
                 ArrayConfig(rows=r, cols=r, dataflow="ws", pe="shift_add", dequant=True,
                             group=128, acc_depth=WS_AREA_ACC_DEPTH)]
-    out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe="posit8") for r in sizes]
+    out += [ArrayConfig(rows=r, cols=r, dataflow=df, pe="posit8") for df in ("os", "ws")
+            for r in sizes]
     # XR-NPE multiformat cells (posit16 out) and the W4A16 dequantize-first FP16 baseline
     out += [ArrayConfig(rows=r, cols=r, dataflow="os", pe="multiformat", out="posit16_es1")
             for r in sizes]
@@ -61,7 +62,7 @@ def _area_configs(sizes: list[int]) -> list[ArrayConfig]:
     # bottom edge ($mem cells, bits apart), one rounding per output
     out += [ArrayConfig(rows=r, cols=r, dataflow="ws", pe=pe, acc_depth=WS_AREA_ACC_DEPTH,
                         out="float32" if pe in ("dequant_first", "fp16_mac") else "posit16_es1")
-            for pe in ("dequant_first", "fp16_mac", "multiformat", "separate_macs")
+            for pe in ("dequant_first", "fp16_mac", "multiformat", "shared_quire", "separate_macs")
             for r in sizes]
     return out
 
@@ -76,6 +77,7 @@ def _cycle_configs(sizes: list[int]) -> list[ArrayConfig]:
                                    ("ws", "shift_add", True, False),
                                    ("os", "shift_add", False, False),
                                    ("os", "posit8", False, False),
+                                   ("ws", "posit8", False, False),
                                    ("os", "shift_add", False, True),
                                    ("os", "dequant_first", False, False),
                                    ("ws", "shift_add", False, True),
@@ -94,10 +96,11 @@ def _cycle_configs(sizes: list[int]) -> list[ArrayConfig]:
         # WS rounding-edge kinds (M cut into acc_depth chunks; multi-format kinds
         # double-buffered, their shapes run in every mode in turn)
         ArrayConfig(rows=r, cols=r, dataflow="ws", pe=pe,
-                    double_buffer=pe in ("multiformat", "separate_macs"),
+                    double_buffer=pe in ("multiformat", "shared_quire", "separate_macs"),
                     group=8, acc_depth=WS_CYCLES_ACC_DEPTH,
                     out="float32" if pe in ("dequant_first", "fp16_mac") else "posit16_es1")
-        for r in sizes for pe in ("dequant_first", "fp16_mac", "multiformat", "separate_macs")]
+        for r in sizes for pe in ("dequant_first", "fp16_mac", "multiformat", "shared_quire",
+                                  "separate_macs")]
 
 
 SHAPES = [(16, 16, 16), (10, 13, 9), (64, 32, 16), (5, 21, 6)]
