@@ -247,3 +247,14 @@ def test_yosys_timeout_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("MIXFORGE_YOSYS_TIMEOUT", "soon")
     with pytest.raises(ToolchainError, match="MIXFORGE_YOSYS_TIMEOUT='soon' is not a number"):
         toolchain.run_yosys("read_verilog m.v\nsynth\n", files)
+
+
+def test_cli_bad_yosys_timeout_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The setting's error reaches the user as one line and exit code 2, no traceback."""
+    monkeypatch.setenv("MIXFORGE_YOSYS_TIMEOUT", "soon")
+    cfg = Path(__file__).resolve().parents[2] / "examples" / "pe" / "mul_w4a8.yaml"
+    assert main(["synth", "pe", "--config", str(cfg), "--json", str(tmp_path / "a.json")]) == 2
+    err = capsys.readouterr().err
+    assert err == "mixforge: error: MIXFORGE_YOSYS_TIMEOUT='soon' is not a number of seconds\n"
+    assert not (tmp_path / "a.json").exists()
