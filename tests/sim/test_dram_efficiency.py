@@ -9,39 +9,21 @@ HBM2.cpp / HBM3.cpp tables) set the achieved rate.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from pathlib import Path
 
 import pytest
+from sim_devices import a100_like
 
 from mixforge.sim.arch import HBM2E, HBM3
-from mixforge.sim.arch.device import ArchConfig, arch_from_dict, load_arch
+from mixforge.sim.arch.device import load_arch
 from mixforge.sim.arch.hbm import HbmConfig
 from mixforge.sim.engine.dram import DRAM_MODEL, binding_resource, transfer_time
 from mixforge.sim.engine.simulator import Simulator
 from mixforge.sim.mapping.ops import Gemm
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "hw"
 # issue 18: "Real GPUs sustain ~85-93% of peak on streaming reads"
 PUBLISHED_BAND = (0.85, 0.93)
-
-
-def a100_like(data_rate_bps: float = 3.03e9, **hbm: Any) -> ArchConfig:
-    """The issue's A100-like device: 108 cores of 32x32 at 1.41 GHz, 5 HBM2E stacks."""
-    return arch_from_dict({
-        "name": "a100_like",
-        "xpu": {"freq_hz": 1.41e9, "cores": 108,
-                "array": {"rows": 32, "cols": 32, "dataflow": "ws", "double_buffer": True,
-                          "pe_latency": 0},
-                "pe": {"kind": "tensor_core", "acc_bits": 32, "modes": [
-                    {"w": "float16", "a": "float16", "lanes": 1},
-                    {"w": "bfloat16", "a": "bfloat16", "lanes": 1},
-                    {"w": "int8", "a": "int8", "lanes": 2}]},
-                "sram": {"weight": {"size_bytes": 83968, "banks": 32, "width_bits": 32},
-                         "input": {"size_bytes": 83968, "banks": 32, "width_bits": 32},
-                         "output": {"size_bytes": 262144, "banks": 32, "width_bits": 64}},
-                "vector": {"lanes": 128},
-                "l2": {"size_bytes": 41943040, "banks": 80, "width_bits": 512}},
-        "energy": {"node_nm": 7},
-        "hbm": {"preset": "hbm2e", "stacks": 5, "data_rate_bps": data_rate_bps, **hbm}})
 
 
 def _stream_bw(hbm: HbmConfig, nbytes: int = 1 << 22) -> float:
@@ -56,7 +38,7 @@ def _faster(hbm: HbmConfig, s: float) -> HbmConfig:
     return dataclasses.replace(hbm, data_rate_bps=hbm.data_rate_bps * s, timing=t)
 
 
-@pytest.mark.parametrize("hbm", [HBM2E, HBM3, load_arch("examples/hw/h100_like.yaml").hbm,
+@pytest.mark.parametrize("hbm", [HBM2E, HBM3, load_arch(EXAMPLES / "h100_like.yaml").hbm,
                                  a100_like().hbm])
 def test_streaming_read_efficiency_in_published_band(hbm: HbmConfig) -> None:
     frac = _stream_bw(hbm) / hbm.peak_bw_bytes_per_s
