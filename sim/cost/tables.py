@@ -31,21 +31,20 @@ from dataclasses import dataclass
 
 from mixforge.errors import ConfigError
 from mixforge.models.formats import NumberFormat, get_format
+from mixforge.sim.cost.entries import entry
 from mixforge.sim.cost.scaling import node_factor, sram_points
 
 __all__ = ["EnergyConfig", "MeasuredMac", "mac_energy_pj", "sram_pj_per_bit"]
 
-# [H14], pJ at 45 nm (node of every entry below unless noted).
-_INT8_MUL_PJ = 0.2
-_INT8_ADD_PJ = 0.03
-_INT32_ADD_PJ = 0.1
-_FP16_MUL_PJ = 1.1
-_FP32_ADD_PJ = 0.9
-_FP32_MUL_PJ = 3.7
+# [H14], pJ at 45 nm; every figure with its node and source is in entries.COST_TABLE.
+_INT8_MUL_PJ = entry("int8_mul").value
+_INT8_ADD_PJ = entry("int8_add").value
+_INT32_ADD_PJ = entry("int32_add").value
+_FP16_MUL_PJ = entry("fp16_mul").value
+_FP32_ADD_PJ = entry("fp32_add").value
+_FP32_MUL_PJ = entry("fp32_mul").value
 # [MEAS] the transistors of a PE core doing an [H14] INT8 multiply + INT32 add.
 _REF_MAC_TRANSISTORS = 13970.0
-# [PET] leakage per transistor, nW.
-_LEAK_NW_PER_TRANSISTOR = 0.69 / 4
 
 
 @dataclass(frozen=True)
@@ -97,15 +96,15 @@ class EnergyConfig:
     mac_scale: float = 1.0
     sram_scale: float = 1.0
     e_mac_pj: float = 0.0
-    e_dram_xpu_pj_per_bit: float = 3.48
-    e_dram_pim_pj_per_bit: float = 1.81
-    e_dram_bank_pim_pj_per_bit: float = 187.0 / 256.0
-    e_act_pj: float = 909.0
+    e_dram_xpu_pj_per_bit: float = entry("dram_xpu").value
+    e_dram_pim_pj_per_bit: float = entry("dram_logic_pim").value
+    e_dram_bank_pim_pj_per_bit: float = entry("dram_bank_pim").value
+    e_act_pj: float = entry("row_activation").value
     e_vector_op_pj: float | None = None
     measured: tuple[MeasuredMac, ...] = ()
     rtl_ref_mac_pj: float | None = None
     rtl_ref_transistors: float = _REF_MAC_TRANSISTORS
-    leak_nw_per_transistor: float = _LEAK_NW_PER_TRANSISTOR
+    leak_nw_per_transistor: float = entry("leak_per_transistor").value
 
     def __post_init__(self) -> None:
         if not self.rtl_ref_transistors > 0:
