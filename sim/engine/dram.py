@@ -135,10 +135,10 @@ def _occupancies(hbm: HbmConfig, pc: np.ndarray, bg: np.ndarray, bank: np.ndarra
     n_banks = npc * hbm.banks_per_pc
     bursts_bank = np.bincount(key_s, minlength=n_banks)
     if linear:
-        acts_bank = bursts_bank * (hbm.burst_bytes / hbm.row_bytes)
+        acts_bank = bursts_bank.astype(np.float64) * (hbm.burst_bytes / hbm.row_bytes)
     else:
         act = np.r_[True, (key_s[1:] != key_s[:-1]) | (row_s[1:] != row_s[:-1])]
-        acts_bank = np.bincount(key_s, weights=act, minlength=n_banks)
+        acts_bank = np.bincount(key_s, weights=act, minlength=n_banks).astype(np.float64)
     # an activation holds its bank for tRCD + its reads (tCCD_L apart) + tRP, at least tRC
     bank_t = np.maximum(acts_bank * t.t_rc_ns,
                         acts_bank * (t.t_rcd_ns + t.t_rp_ns) + bursts_bank * ccd_l)
