@@ -66,12 +66,14 @@ class ModelReport:
             "model": g.model.name, "recipe": g.recipe.name, "hw": self.hw, "phase": g.phase,
             "batch": g.batch, "q_len": g.q_len, "kv_len": g.kv_len, "tokens": g.tokens,
             "seconds": total_s, "roofline_seconds": r.roofline_seconds,
+            "roofline_bound": r.roofline_bound,
             "tokens_per_s": self.tokens_per_s, "energy_j": total_e,
             "energy_per_token_j": self.energy_per_token(),
             "unit_seconds": r.unit_seconds,
             "per_class": {k: {"seconds": v.seconds, "time_share": v.seconds / total_s,
                               "energy_j": v.energy_j, "energy_share": v.energy_j / total_e,
-                              "flops": v.flops, "dram_bytes": v.dram_bytes, "bound": v.bound}
+                              "flops": v.flops, "dram_bytes": v.dram_bytes, "bound": v.bound,
+                              "roofline_bound": v.roofline_bound}
                           for k, v in r.per_class.items()},
             "memory": {"weight_bytes": self.weight_bytes, "kv_bytes": self.kv_bytes,
                        "capacity_bytes": self.capacity_bytes,
@@ -106,6 +108,7 @@ def render(rep: ModelReport) -> str:
     lines = [f"{d['model']} / {d['recipe']} on {d['hw']}: {g.phase}, batch {g.batch}, {what}",
              f"  time per step   {rep.seconds * 1e3:,.3f} ms  (roofline bound "
              f"{d['roofline_seconds'] * 1e3:,.3f} ms)",
+             f"  bound           {d['roofline_bound']} (xPU roofline of the whole step)",
              f"  tokens/s        {rep.tokens_per_s:,.1f}",
              f"  energy/token    {sum(d['energy_per_token_j'].values()) * 1e3:,.4f} mJ  ("
              + ", ".join(f"{k} {v * 1e3:,.4f}" for k, v in d["energy_per_token_j"].items())
@@ -114,11 +117,11 @@ def render(rep: ModelReport) -> str:
     fit = "fits" if mem["fits"] else f"does NOT fit: {_gb(mem['missing_bytes'])} missing"
     lines.append(f"  memory          weights {_gb(mem['weight_bytes'])} + KV "
                  f"{_gb(mem['kv_bytes'])} of {_gb(mem['capacity_bytes'])}: {fit}")
-    lines.append(f"  {'op class':<18}{'time':>8}{'energy':>8}  bound")
+    lines.append(f"  {'op class':<18}{'time':>8}{'energy':>8}  {'simulated bound':<17}roofline")
     rows = sorted(d["per_class"].items(), key=lambda kv: -kv[1]["seconds"])
     for name, v in rows:
         lines.append(f"  {name:<18}{v['time_share']:>8.1%}{v['energy_share']:>8.1%}  "
-                     f"{v['bound']}")
+                     f"{v['bound']:<17}{v['roofline_bound']}")
     for note in d["notes"]:
         lines.append(f"  note: {note}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from mixforge.errors import ConfigError
@@ -60,6 +61,11 @@ class GraphNode:
         """FLOPs of one execution (2 per MAC plus vector ops)."""
         return sum(op_flops(op) for op in self.ops)
 
+    @cached_property
+    def parts(self) -> tuple[Gemm | Vector, ...]:
+        """The GEMM and vector ops of one execution (composites lowered; computed once)."""
+        return tuple(p for op in self.ops for p in _parts(op))
+
 
 def _parts(op: Op) -> tuple[Gemm | Vector, ...]:
     return op.lower() if isinstance(op, Attention | MoeGate) else (op,)
@@ -89,17 +95,26 @@ class NodeResult:
     unit_energy: dict[str, EnergyBreakdown]
     roofline_seconds: float
     bound: str
+    xpu_memory_s: float = 0.0
+    xpu_compute_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class ClassSummary:
-    """Totals of one op class; ``bound`` is the bound of the ops holding most of its time."""
+    """Totals of one op class.
+
+    ``bound`` is the simulated bound of the ops holding most of its time (DMA vs compute time
+    of the mapped tiles, or PIM); ``roofline_bound`` is the classical one on the xPU:
+    ``"compute"`` when its ops at peak rate take longer than its compulsory bytes at peak
+    bandwidth (arithmetic intensity above the ridge point), else ``"memory"``.
+    """
 
     seconds: float
     energy_j: float
     flops: int
     dram_bytes: int
     bound: str
+    roofline_bound: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,13 @@ class GraphResult:
     @property
     def roofline_seconds(self) -> float:
         return sum(n.roofline_seconds for n in self.nodes)
+
+    @property
+    def roofline_bound(self) -> str:
+        """``"compute"`` or ``"memory"``: the step's xPU roofline (see :class:`ClassSummary`)."""
+        mem = sum(n.xpu_memory_s for n in self.nodes)
+        comp = sum(n.xpu_compute_s for n in self.nodes)
+        return "compute" if comp > mem else "memory"
 
     @property
     def energy(self) -> EnergyBreakdown:
@@ -150,7 +172,8 @@ class GraphResult:
         """JSON-ready summary."""
         return {
             "seconds": self.seconds, "roofline_seconds": self.roofline_seconds,
-            "energy_j": self.energy_j, "energy_breakdown_j": self.energy.as_dict(),
+            "roofline_bound": self.roofline_bound, "energy_j": self.energy_j,
+            "energy_breakdown_j": self.energy.as_dict(),
             "unit_energy_j": {u: e.total_j for u, e in self.unit_energy.items()},
             "unit_seconds": self.unit_seconds,
             "per_class": {k: vars(v).copy() for k, v in self.per_class.items()},
@@ -185,7 +208,13 @@ def _run_node(sim: Simulator, node: GraphNode) -> NodeResult:
         by_bound[r.bound] = by_bound.get(r.bound, 0.0) + r.seconds
     if isinstance(res, LayerResult) and res.extra_energy.total_j:  # DRAM interference
         unit_e["pim"] = unit_e.get("pim", EnergyBreakdown()) + res.extra_energy
+    mem = comp = 0.0
+    for p in node.parts:  # xPU roofline terms: (memory, MAC, vector) seconds at peak
+        mb, cb, vb = sim._roofline(p, "xpu")
+        mem += mb
+        comp += cb + vb
     return NodeResult(node=node, result=res, seconds=secs * c, energy=_scale(res.energy, c),
+                      xpu_memory_s=mem * c, xpu_compute_s=comp * c,
                       unit_seconds={u: s * c for u, s in unit_s.items()},
                       unit_energy={u: _scale(e, c) for u, e in unit_e.items()},
                       roofline_seconds=roof * c, bound=max(by_bound, key=by_bound.__getitem__))
@@ -209,7 +238,10 @@ def _summarise(results: Sequence[NodeResult]) -> dict[str, ClassSummary]:
     acc: dict[str, dict[str, Any]] = {}
     for r in results:
         a = acc.setdefault(r.node.op_class, {"seconds": 0.0, "energy_j": 0.0, "flops": 0,
-                                             "dram_bytes": 0, "bounds": {}})
+                                             "dram_bytes": 0, "bounds": {}, "mem": 0.0,
+                                             "comp": 0.0})
+        a["mem"] += r.xpu_memory_s
+        a["comp"] += r.xpu_compute_s
         a["seconds"] += r.seconds
         a["energy_j"] += r.energy.total_j
         ops = r.result.ops if isinstance(r.result, LayerResult) else (r.result,)
@@ -219,5 +251,6 @@ def _summarise(results: Sequence[NodeResult]) -> dict[str, ClassSummary]:
         a["bounds"][r.bound] = a["bounds"].get(r.bound, 0.0) + r.seconds
     return {k: ClassSummary(seconds=v["seconds"], energy_j=v["energy_j"], flops=v["flops"],
                             dram_bytes=v["dram_bytes"],
-                            bound=max(v["bounds"], key=v["bounds"].__getitem__))
+                            bound=max(v["bounds"], key=v["bounds"].__getitem__),
+                            roofline_bound="compute" if v["comp"] > v["mem"] else "memory")
             for k, v in acc.items()}
