@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from mixforge.sim.arch.device import ArchConfig
 
-__all__ = ["ModelGraph", "build_model_graph", "causal_kv_len", "Phase"]
+__all__ = ["ModelGraph", "build_model_graph", "causal_kv_len", "exact_in", "Phase"]
 
 Phase = Literal["prefill", "decode"]
 _Item = tuple[str, tuple[Op, ...], str]  # (op class, ops, note)
@@ -52,6 +52,25 @@ class ModelGraph:
 
     def __iter__(self) -> Iterator[GraphNode]:
         return iter(self.nodes)
+
+
+def exact_in(src: str, dst: str) -> bool:
+    """Whether every finite value of format ``src`` is exactly a value of ``dst``."""
+    s, d = get_format(src), get_format(dst)
+    if s.name == d.name:
+        return True
+    if d.kind == "int":
+        return s.kind == "int" and d.signed and d.bits >= s.bits + (0 if s.signed else 1)
+    if d.kind != "float":
+        return False
+    d_emax = d.emax
+    if s.kind == "int":
+        return d.man_bits + 1 >= s.bits - (1 if s.signed else 0) and 2 ** d_emax >= 2 ** s.bits
+    if s.kind == "float":
+        return d.exp_bits >= s.exp_bits and d.man_bits >= s.man_bits
+    # posit(n, es): |exponent| <= (n - 2) * 2**es, at most n - 3 - es fraction bits
+    reach = (s.bits - 2) * 2 ** s.es
+    return d.man_bits >= s.bits - 3 - s.es and d_emax >= reach and d.emin <= -reach
 
 
 def causal_kv_len(q_len: int, past: int, window: int) -> int:
@@ -83,15 +102,14 @@ class _Builder:
     # -------------------------------------------------------------- format resolution
     def _target(self, w: str, a: str) -> tuple[str, str] | None:
         """A native (w', a') to run an unsupported (w, a) on, cheapest conversion first: the
-        same activations with the narrowest weight format at least as wide (dequantize the
-        weights); the same weights with other activations (cast the activations); float16 /
-        bfloat16; the device's first mode. ``None`` when (w, a) is native."""
+        same activations with the narrowest weight format that holds every ``w`` value exactly
+        (dequantize the weights); the same weights with other activations (cast the
+        activations); float16 / bfloat16; the device's first mode. ``None`` when native."""
         assert self.native is not None
         if (w, a) in self.native:
             return None
-        wb = get_format(w).bits
         wide = sorted((get_format(nw).bits, nw) for nw, na in self.native
-                      if na == a and get_format(nw).bits >= wb)
+                      if na == a and exact_in(w, nw))
         if wide:
             return wide[0][1], a
         same_w = sorted((get_format(na).bits, na) for nw, na in self.native if nw == w)
@@ -119,7 +137,9 @@ class _Builder:
                            name=f"{name}.dequant_store")]
         if ta != a:
             ops.append(Vector("dequant", elems=a_elems, fmt=a, name=f"{name}.act_cast"))
-        return ops, f"{name}: w={w} a={a} not native, run as w={tw} a={ta} (unfused conversion)"
+        lossy = [f"{x}->{y}" for x, y in ((w, tw), (a, ta)) if x != y and not exact_in(x, y)]
+        how = f"unfused conversion, lossy: {', '.join(lossy)}" if lossy else "unfused conversion"
+        return ops, f"{name}: w={w} a={a} not native, run as w={tw} a={ta} ({how})"
 
     def linear(self, cls: str, name: str, m: int, k: int, n: int, q: TensorQuant,
                batch: int = 1) -> tuple[list[Op], str]:

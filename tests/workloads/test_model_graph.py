@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mixforge.errors import ConfigError
@@ -141,3 +143,26 @@ def test_deterministic() -> None:
     m = load_model("qwen3-30b-a3b")
     args = {"phase": "decode", "batch": 32, "kv": 1024, "routing": Routing("zipf", s=0.8)}
     assert build_model_graph(m, FP16, **args) == build_model_graph(m, FP16, **args)
+
+
+def test_conversion_targets_hold_values_exactly() -> None:
+    from mixforge.sim.arch import load_arch
+    from mixforge.workloads.graph import exact_in
+
+    assert exact_in("int4", "float16") and exact_in("float4_e2m1fn", "float16")
+    assert not exact_in("float4_e2m1fn", "int4") and not exact_in("posit16_es1", "float16")
+    assert exact_in("posit8_es0", "float16") and exact_in("int2", "int4")
+    arch = load_arch(Path(__file__).resolve().parents[2] / "examples" / "hw" / "h100_like.yaml")
+    g = build_model_graph(load_model("llama-2-7b"), load_recipe("mxfp4"), phase="decode",
+                          kv=64, arch=arch)
+    qkv = _by_name(g.nodes)["qkv"]
+    assert qkv.ops[0].w == "float16" and "w=float4_e2m1fn" in qkv.note
+    deq = next(n for n in g.nodes if n.op_class == "dequant")
+    assert deq.ops[0].fmt == "float4_e2m1fn"  # reads the stored FP4 weights
+    posit = build_model_graph(load_model("llama-2-7b"), load_recipe("posit16"),
+                              phase="decode", kv=64, arch=arch)
+    assert any("lossy" in n.note for n in posit.nodes)
+    strict = load_recipe("mxfp4").__class__(name="strict", weights=load_recipe("mxfp4").weights,
+                                            dequantize=False)
+    with pytest.raises(ConfigError, match="no PE mode"):
+        build_model_graph(load_model("llama-2-7b"), strict, phase="decode", kv=64, arch=arch)
