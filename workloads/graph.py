@@ -10,6 +10,8 @@ model costs a handful of simulations. Op shapes and formats are documented in th
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -34,7 +36,10 @@ _Item = tuple[str, tuple[Op, ...], str]  # (op class, ops, note)
 
 @dataclass(frozen=True)
 class ModelGraph:
-    """The ops of one step of ``model`` (iterating yields the :class:`GraphNode` s)."""
+    """The ops of one step of ``model`` (iterating yields the :class:`GraphNode` s).
+
+    ``kv_len`` is the longest sequence's KV length after the step, ``kv_lens`` each one's.
+    """
 
     model: ModelConfig
     recipe: Recipe
@@ -44,6 +49,7 @@ class ModelGraph:
     kv_len: int
     nodes: tuple[GraphNode, ...]
     expert_load: tuple[int, ...] = ()
+    kv_lens: tuple[int, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -89,11 +95,12 @@ def causal_kv_len(q_len: int, past: int, window: int) -> int:
 
 
 class _Builder:
-    def __init__(self, m: ModelConfig, r: Recipe, arch: ArchConfig | None, batch: int,
-                 q_len: int, past: int, routing: Routing) -> None:
+    def __init__(self, m: ModelConfig, r: Recipe, arch: ArchConfig | None,
+                 groups: tuple[tuple[int, int], ...], q_len: int, routing: Routing) -> None:
         self.m, self.r, self.arch = m, r, arch
-        self.b, self.q, self.past = batch, q_len, past
-        self.t = batch * q_len
+        self.groups = groups  # (sequences, cached tokens before this step) per KV length
+        self.b, self.q = sum(g[0] for g in groups), q_len
+        self.t = self.b * q_len
         self.act = r.activations
         self.routing = routing
         self.native = {(md.w, md.a) for md in arch.xpu.pe.modes} if arch is not None else None
@@ -175,20 +182,23 @@ class _Builder:
 
     def attention(self, name: str, heads: int, kv_heads: int, head_dim: int, window: int,
                   kv_fmt: str, kv_fraction: float, kv_elems_tok: int) -> tuple[list[Op], str]:
-        kv_len = causal_kv_len(self.q, self.past, window)
-        kv_len = max(1, round(kv_len * kv_fraction)) if kv_fraction < 1 else kv_len
+        """One attention op per group of sequences with the same KV length (independent ops:
+        the simulator may split them between xPU and PIM), plus KV conversions if needed."""
         a = self.act
         tgt = self._target(kv_fmt, a) if self.native is not None else None
+        tw, ta = tgt if tgt is not None else (kv_fmt, a)
         ops: list[Op] = []
         note = ""
-        tw, ta = kv_fmt, a
-        if tgt is not None:
-            tw, ta = tgt
-            ops, note = self._convert(name, "kv_cache", kv_fmt, a, tw, ta,
-                                      self.b * kv_len * kv_elems_tok,
-                                      self.t * heads * head_dim)
-        ops.append(Attention(batch=self.b, q_len=self.q, kv_len=kv_len, heads=heads,
-                             kv_heads=kv_heads, head_dim=head_dim, a=ta, kv=tw, name=name))
+        for seqs, past in self.groups:
+            kv_len = causal_kv_len(self.q, past, window)
+            kv_len = max(1, round(kv_len * kv_fraction)) if kv_fraction < 1 else kv_len
+            if tgt is not None:
+                conv, note = self._convert(name, "kv_cache", kv_fmt, a, tw, ta,
+                                           seqs * kv_len * kv_elems_tok,
+                                           seqs * self.q * heads * head_dim)
+                ops += conv
+            ops.append(Attention(batch=seqs, q_len=self.q, kv_len=kv_len, heads=heads,
+                                 kv_heads=kv_heads, head_dim=head_dim, a=ta, kv=tw, name=name))
         return ops, note
 
     # -------------------------------------------------------------- layer
@@ -332,7 +342,8 @@ class _Builder:
 
 
 def build_model_graph(model: ModelConfig, recipe: Recipe, *, phase: Phase, batch: int = 1,
-                      prompt: int = 0, kv: int = 0, routing: Routing | None = None,
+                      prompt: int = 0, kv: int | Sequence[int] = 0,
+                      routing: Routing | None = None,
                       arch: ArchConfig | None = None) -> ModelGraph:
     """The op graph of one step.
 
@@ -340,31 +351,44 @@ def build_model_graph(model: ModelConfig, recipe: Recipe, *, phase: Phase, batch
     ----------
     phase
         ``"prefill"``: ``batch`` prompts of ``prompt`` tokens (causal attention, logits of the
-        last token only); ``"decode"``: one new token per sequence over ``kv`` cached tokens.
+        last token only); ``"decode"``: one new token per sequence, attending to ``kv``
+        positions (the new token included).
+    kv
+        Decode: one KV length for the whole batch, or one per sequence (a serving step; then
+        ``batch`` is ``len(kv)``): sequences with equal lengths share an attention op.
     routing
         Tokens per expert (default uniform); the same distribution in every MoE layer.
     arch
-        When given, ops whose formats the xPU cannot execute are dequantized (recipe
+        When given, ops whose formats the xPU cannot execute are converted (recipe
         ``dequantize: true``, the cost is a ``dequant`` op class) or rejected.
 
     Raises ``ConfigError`` for a non-positive batch / length, or a length beyond
     ``max_position_embeddings``.
     """
+    if not isinstance(kv, int):
+        kvs = tuple(kv)
+        if batch not in (1, len(kvs)):
+            raise ConfigError(f"is {batch} but kv lists {len(kvs)} sequences", path="batch")
+        batch = len(kvs)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"must be a positive integer, not {batch!r}", path="batch")
     if phase == "prefill":
-        q_len, past, length, field = prompt, 0, prompt, "prompt"
+        q_len, lengths, field = prompt, (prompt,) * batch, "prompt"
     elif phase == "decode":
-        q_len, past, length, field = 1, kv - 1, kv, "kv"
+        q_len, field = 1, "kv"
+        lengths = kvs if not isinstance(kv, int) else (kv,) * batch
     else:
         raise ConfigError(f"must be prefill or decode, not {phase!r}", path="phase")
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ConfigError(f"must be a positive integer, not {length!r}", path=field)
-    if length > model.max_position_embeddings:
-        raise ConfigError(f"{length} exceeds the context window of {model.name} "
-                          f"(max_position_embeddings = {model.max_position_embeddings})",
-                          path=field)
-    b = _Builder(model, recipe, arch, batch, q_len, past, routing or Routing())
+    for length in set(lengths):
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ConfigError(f"must be a positive integer, not {length!r}", path=field)
+        if length > model.max_position_embeddings:
+            raise ConfigError(f"{length} exceeds the context window of {model.name} "
+                              f"(max_position_embeddings = {model.max_position_embeddings})",
+                              path=field)
+    past = Counter(n - q_len for n in lengths)
+    groups = tuple((c, p) for p, c in sorted(past.items()))
+    b = _Builder(model, recipe, arch, groups, q_len, routing or Routing())
     per_sig: dict[tuple[object, ...], list[_Item]] = {}
     layers_of: dict[tuple[object, ...], list[int]] = {}
     for i in range(model.num_layers):
@@ -390,7 +414,8 @@ def build_model_graph(model: ModelConfig, recipe: Recipe, *, phase: Phase, batch
                                       model.vocab_size, recipe.weight("lm_head")):
         nodes.append(GraphNode(ops, op_class=cls, note=note))
     return ModelGraph(model=model, recipe=recipe, phase=phase, batch=batch, q_len=q_len,
-                      kv_len=length, nodes=tuple(nodes), expert_load=b.load)
+                      kv_len=max(lengths), nodes=tuple(nodes), expert_load=b.load,
+                      kv_lens=lengths)
 
 
 def _label(layers: list[int]) -> str:

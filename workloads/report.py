@@ -3,6 +3,7 @@ per-op-class shares and bounds, and whether weights + KV cache fit the device me
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,10 +90,11 @@ def simulate_model(sim: Simulator, graph: ModelGraph) -> ModelReport:
     """Run ``graph`` on ``sim`` and attach its memory footprint on ``sim.arch``."""
     res = sim.run_graph(graph)
     g = graph
-    kv_tokens = g.kv_len
+    lens = Counter(g.kv_lens or (g.kv_len,) * g.batch)
+    kv = sum(kv_cache_bytes(g.model, g.recipe, n, length) for length, n in lens.items())
     return ModelReport(graph=g, result=res, hw=sim.arch.name,
                        weight_bytes=weight_bytes(g.model, g.recipe, g.expert_load),
-                       kv_bytes=kv_cache_bytes(g.model, g.recipe, g.batch, kv_tokens),
+                       kv_bytes=kv,
                        capacity_bytes=sim.arch.hbm.capacity_bytes)
 
 

@@ -166,3 +166,22 @@ def test_conversion_targets_hold_values_exactly() -> None:
                                             dequantize=False)
     with pytest.raises(ConfigError, match="no PE mode"):
         build_model_graph(load_model("llama-2-7b"), strict, phase="decode", kv=64, arch=arch)
+
+
+def test_decode_with_per_sequence_kv_lengths() -> None:
+    m = load_model("llama-3-8b")
+    g = build_model_graph(m, FP16, phase="decode", kv=[100, 300, 100])
+    assert g.batch == 3 and g.kv_len == 300 and g.kv_lens == (100, 300, 100)
+    att = _by_name(g.nodes)["attention"].ops
+    assert sorted((a.batch, a.kv_len) for a in att if isinstance(a, Attention)) == \
+        [(1, 300), (2, 100)]
+    qkv = _by_name(g.nodes)["qkv"].ops[0]
+    assert isinstance(qkv, Gemm) and qkv.m == 3
+    one = build_model_graph(m, FP16, phase="decode", batch=2, kv=100)
+    assert op_flops(_by_name(one.nodes)["attention"].ops[0]) == op_flops(att[0])
+    with pytest.raises(ConfigError) as e:
+        build_model_graph(m, FP16, phase="decode", batch=2, kv=[5, 6, 7])
+    assert e.value.path == "batch"
+    with pytest.raises(ConfigError) as e:
+        build_model_graph(m, FP16, phase="decode", kv=[5, 9000])
+    assert e.value.path == "kv"
