@@ -76,10 +76,13 @@ class ModelReport:
                               "flops": v.flops, "dram_bytes": v.dram_bytes, "bound": v.bound,
                               "roofline_bound": v.roofline_bound}
                           for k, v in r.per_class.items()},
-            "memory": {"weight_bytes": self.weight_bytes, "kv_bytes": self.kv_bytes,
+            "memory": {"what": "weights (scales included) + KV cache; activations and "
+                               "workspace not counted",
+                       "weight_bytes": self.weight_bytes, "kv_bytes": self.kv_bytes,
                        "capacity_bytes": self.capacity_bytes,
                        "fits": self.missing_bytes == 0, "missing_bytes": self.missing_bytes},
             "notes": sorted({n.node.note for n in r.nodes if n.node.note}),
+            "nodes": r.as_dict()["nodes"],
             "model_source": g.model.source,
             "provenance": "simulated by mixforge.sim (xPU cycle model + HBM model + PIM model); "
                           "times are >= each op's roofline bound",
