@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from mixforge.errors import ConfigError
@@ -32,6 +32,13 @@ __all__ = ["ModelGraph", "build_model_graph", "causal_kv_len", "exact_in", "Phas
 
 Phase = Literal["prefill", "decode"]
 _Item = tuple[str, tuple[Op, ...], str]  # (op class, ops, note)
+#: Name suffixes of the ops of a fused dequantization (weight read + dequant, scale read): they
+#: belong to the GEMM's op class, unlike unfused conversions (op class ``dequant``).
+_FUSED = (".weights", ".weight_scales")
+
+
+def _fused(op: Op) -> bool:
+    return isinstance(op, Vector) and op.name.endswith(_FUSED)
 
 
 @dataclass(frozen=True)
@@ -158,8 +165,26 @@ class _Builder:
             return [Gemm(m=m, k=k, n=n, batch=batch, w=w, a=a, group_size=q.group_size,
                          scale_fmt=q.sim_scale_format, shared_b=batch == 1, name=name)], ""
         tw, ta = tgt
+        scales: list[Op] = []
+        if q.group_size and tw != w:  # the stored scales are read by the dequantization
+            scales = [Vector("copy", elems=math.ceil(k / q.group_size) * n * batch,
+                             fmt=q.sim_scale_format, inputs=1, outputs=0,
+                             name=f"{name}.scales")]
+        if tw != w and ta == a and (ta, tw) in (self.native or set()) and self.r.dequantize:
+            # fused dequantization (MARLIN / QServe style): the stored weights are read once
+            # and dequantized on chip, then stream through the array from on-chip buffers as
+            # the A operand of the transposed GEMM  O^T[n, m] = W^T[n, k] @ X^T[k, m]
+            lossy = "" if exact_in(w, tw) else ", lossy"
+            scales = [replace(sc, name=f"{name}{_FUSED[1]}") for sc in scales]
+            return [Vector("dequant", elems=k * n * batch, fmt=w, inputs=1, outputs=0,
+                           name=f"{name}{_FUSED[0]}"), *scales,
+                    Gemm(m=n, k=k, n=m, batch=batch, w=ta, a=tw, o=ta, a_in_dram=False,
+                         shared_b=batch == 1, name=name)], \
+                f"{name}: w={w} a={a} not native: weights dequantized to {tw} on chip " \
+                f"(fused; the dequantization is not overlapped with the MACs{lossy})"
         ops, note = self._convert(name, cls, w, a, tw, ta, k * n * batch, m * k * batch)
         keep_groups = tw == w  # still the stored format: its scales are still read
+        ops[:0] = scales
         ops.append(Gemm(m=m, k=k, n=n, batch=batch, w=tw, a=ta, shared_b=batch == 1,
                         group_size=q.group_size if keep_groups else 0,
                         scale_fmt=q.sim_scale_format, name=name))
@@ -223,11 +248,14 @@ class _Builder:
     def _lin_item(self, cls: str, op_class: str, name: str, m: int, k: int, n: int,
                   q: TensorQuant, batch: int = 1) -> list[_Item]:
         ops, note = self.linear(cls, name, m, k, n, q, batch)
-        deq = tuple(o for o in ops if isinstance(o, Vector))
-        main = tuple(o for o in ops if not isinstance(o, Vector))
-        out: list[_Item] = [(op_class, main, note)]
+        out: list[_Item] = []
+        deq = tuple(o for o in ops if isinstance(o, Vector) and not _fused(o))
         if deq:
-            out.insert(0, ("dequant", deq, note))
+            out.append(("dequant", deq, note))
+        fused = tuple(o for o in ops if _fused(o))
+        if fused:
+            out.append((op_class, fused, note))
+        out.append((op_class, tuple(o for o in ops if not isinstance(o, Vector)), note))
         return out
 
     def _attn_block(self, i: int) -> list[_Item]:
@@ -311,6 +339,7 @@ class _Builder:
         up: list[Op] = []
         down: list[Op] = []
         pre: list[Op] = []
+        fused: list[Op] = []
         notes: set[str] = set()
         inter = m.moe_intermediate_size
         for e, te in enumerate(load):
@@ -320,13 +349,16 @@ class _Builder:
             for dst, nm, k, n in ((up, "expert.gate_up", h, 2 * inter),
                                   (down, "expert.down", inter, h)):
                 ops, note = self.linear("experts", nm, te, k, n, q)
-                pre += [o for o in ops if isinstance(o, Vector)]
+                pre += [o for o in ops if isinstance(o, Vector) and not _fused(o)]
+                fused += [o for o in ops if _fused(o)]
                 dst += [o for o in ops if not isinstance(o, Vector)]
                 if note:
                     notes.add(note)
         note = "; ".join(sorted(notes))
         if pre:
             items.append(("dequant", tuple(pre), note))
+        if fused:
+            items.append(("moe.experts", tuple(fused), note))
         items.append(("moe.experts", tuple(up), note))
         items.append(("moe.experts.act", (Vector("swiglu", elems=sum(load) * inter, fmt=a,
                                                  inputs=2, name="expert.swiglu"),), ""))

@@ -155,13 +155,22 @@ def test_conversion_targets_hold_values_exactly() -> None:
     arch = load_arch(Path(__file__).resolve().parents[2] / "examples" / "hw" / "h100_like.yaml")
     g = build_model_graph(load_model("llama-2-7b"), load_recipe("mxfp4"), phase="decode",
                           kv=64, arch=arch)
-    qkv = _by_name(g.nodes)["qkv"]
-    assert qkv.ops[0].w == "float16" and "w=float4_e2m1fn" in qkv.note
-    deq = next(n for n in g.nodes if n.op_class == "dequant")
-    assert deq.ops[0].fmt == "float4_e2m1fn"  # reads the stored FP4 weights
+    nodes = _by_name(g.nodes)
+    # fused dequantization: FP4 weights (+ E8M0 scales) read once, then the transposed GEMM
+    # streams the FP16 weights from on chip
+    gemm = nodes["qkv"].ops[0]
+    assert isinstance(gemm, Gemm) and not gemm.a_in_dram and gemm.a == "float16"
+    assert (gemm.m, gemm.k, gemm.n) == (12288, 4096, 1) and "w=float4_e2m1fn" in nodes["qkv"].note
+    assert nodes["qkv.weights"].op_class == "attn.qkv"
+    assert op_bytes(nodes["qkv.weights"].ops[0]) == 4096 * 12288 // 2
+    assert op_bytes(nodes["qkv.weights"].ops[1]) == 4096 // 32 * 12288  # E8M0 scales
+    assert op_bytes(gemm) == 2 * (4096 + 12288)  # activations in, outputs out
     posit = build_model_graph(load_model("llama-2-7b"), load_recipe("posit16"),
                               phase="decode", kv=64, arch=arch)
     assert any("lossy" in n.note for n in posit.nodes)
+    deq = next(n for n in posit.nodes if n.op_class == "dequant")  # unfused: a changes too
+    assert {o.name.rsplit(".", 1)[-1] for o in deq.ops} == {"dequant", "dequant_store",
+                                                            "act_cast"}
     strict = load_recipe("mxfp4").__class__(name="strict", weights=load_recipe("mxfp4").weights,
                                             dequantize=False)
     with pytest.raises(ConfigError, match="no PE mode"):
