@@ -278,12 +278,26 @@ class _Builder:
             items += self._lin_item("attention", "attn.qkv", "kv_a", t, h, lat, q)
             items.append(("norm", (Vector("rmsnorm", elems=t * m.kv_lora_rank, fmt=a,
                                           name="kv_a_norm"),), ""))
-            # absorbed MLA (DeepSeek-V2 inference): W_UK folds into q, W_UV into the output;
-            # attention is MQA over the cached latent (kv_lora_rank + rope wide)
-            items += self._lin_item("attention", "attn.qkv", "q_absorb", t, m.qk_nope_head_dim,
-                                    m.kv_lora_rank, q, batch=nh)
             rope_elems = t * (nh + 1) * m.qk_rope_head_dim
-            heads, kvh, hd, kv_tok = nh, 1, lat, lat
+            absorbed = self.q == 1
+            if absorbed:
+                # decode, absorbed MLA (DeepSeek-V2 inference): W_UK folds into q, W_UV into
+                # the output; attention is MQA over the cached latent (kv_lora_rank + rope)
+                items += self._lin_item("attention", "attn.qkv", "q_absorb", t,
+                                        m.qk_nope_head_dim, m.kv_lora_rank, q, batch=nh)
+                heads, kvh, hd, kv_tok = nh, 1, lat, lat
+            else:
+                # prefill, plain MLA: K/V of every head from the latent, then MHA with q/k of
+                # qk_nope + qk_rope and v of v_head_dim; head_dim = their mean keeps QK^T + PV
+                # MACs and K + V bytes exact
+                vd = m.v_head_dim
+                items += self._lin_item("attention", "attn.qkv", "kv_b", t, m.kv_lora_rank,
+                                        nh * (m.qk_nope_head_dim + vd), q)
+                heads, kvh, hd = nh, nh, (qk + vd) // 2
+                kv_tok = nh * (qk + vd)
+                if (qk + vd) % 2:
+                    raise ConfigError(f"qk_nope_head_dim + qk_rope_head_dim + v_head_dim "
+                                      f"({qk + vd}) must be even", path="v_head_dim")
         else:
             qd, kvd = nh * m.head_dim, m.num_kv_heads * m.head_dim
             items += self._lin_item("attention", "attn.qkv", "qkv", t, h, qd + 2 * kvd, q)
@@ -306,8 +320,9 @@ class _Builder:
                 items.append(("dequant", deq, note))
             items.append(("attn.core", tuple(o for o in ops if isinstance(o, Attention)), note))
         if m.mla:
-            items += self._lin_item("attention", "attn.o", "v_absorb", t, m.kv_lora_rank,
-                                    m.v_head_dim, q, batch=nh)
+            if self.q == 1:
+                items += self._lin_item("attention", "attn.o", "v_absorb", t, m.kv_lora_rank,
+                                        m.v_head_dim, q, batch=nh)
             items += self._lin_item("attention", "attn.o", "o", t, nh * m.v_head_dim, h, q)
         else:
             items += self._lin_item("attention", "attn.o", "o", t, nh * m.head_dim, h, q)

@@ -194,3 +194,20 @@ def test_decode_with_per_sequence_kv_lengths() -> None:
     with pytest.raises(ConfigError) as e:
         build_model_graph(m, FP16, phase="decode", kv=[5, 9000])
     assert e.value.path == "kv"
+
+
+def test_mla_prefill_is_plain_and_decode_absorbed() -> None:
+    m = load_model("deepseek-v3")
+    pre = _by_name(build_model_graph(m, FP16, phase="prefill", prompt=513).nodes)
+    att = pre["attention"].ops[0]
+    assert isinstance(att, Attention) and att.kv_heads == att.heads == 128
+    # QK^T over 128 + 64 and PV over 128 per head: the mean 160 keeps the MACs exact
+    assert att.head_dim == 160 and att.q_len * att.kv_len == 513 * 514 // 2
+    assert "kv_b" in pre and "q_absorb" not in pre and "v_absorb" not in pre
+    kv_b = pre["kv_b"].ops[0]
+    assert isinstance(kv_b, Gemm) and (kv_b.k, kv_b.n) == (512, 128 * 256)
+    dec = _by_name(build_model_graph(m, FP16, phase="decode", kv=513).nodes)
+    assert "q_absorb" in dec and "v_absorb" in dec and "kv_b" not in dec
+    # absorbed weights = W_UK + W_UV = kv_b's weights
+    qa, va = dec["q_absorb"].ops[0], dec["v_absorb"].ops[0]
+    assert qa.batch * qa.k * qa.n + va.batch * va.k * va.n == 512 * 128 * 256
