@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mixforge.errors import ConfigError
-from mixforge.models.formats import get_format
 from mixforge.sim.engine.graph import GraphNode
-from mixforge.sim.mapping.ops import Attention, Gemm, MoeGate, Op, Vector
+from mixforge.sim.mapping.ops import Attention, Op, Vector
 from mixforge.workloads.config import ModelConfig
+from mixforge.workloads.lowering import FormatLowering, is_fused
 from mixforge.workloads.recipes import Recipe, TensorQuant
 from mixforge.workloads.routing import Routing, expert_tokens
 
@@ -28,19 +28,10 @@ if TYPE_CHECKING:
 
     from mixforge.sim.arch.device import ArchConfig
 
-__all__ = ["ModelGraph", "build_model_graph", "causal_kv_len", "exact_in", "Phase"]
+__all__ = ["ModelGraph", "build_model_graph", "causal_kv_len", "Phase"]
 
 Phase = Literal["prefill", "decode"]
 _Item = tuple[str, tuple[Op, ...], str]  # (op class, ops, note)
-#: Name suffixes of the ops of a fused dequantization (weight read + dequant, scale read): they
-#: belong to the GEMM's op class, unlike unfused conversions (op class ``dequant``).
-_FUSED = (".weights", ".weight_scales")
-
-
-def _fused(op: Op) -> bool:
-    return isinstance(op, Vector) and op.name.endswith(_FUSED)
-
-
 @dataclass(frozen=True)
 class ModelGraph:
     """The ops of one step of ``model`` (iterating yields the :class:`GraphNode` s).
@@ -67,25 +58,6 @@ class ModelGraph:
         return iter(self.nodes)
 
 
-def exact_in(src: str, dst: str) -> bool:
-    """Whether every finite value of format ``src`` is exactly a value of ``dst``."""
-    s, d = get_format(src), get_format(dst)
-    if s.name == d.name:
-        return True
-    if d.kind == "int":
-        return s.kind == "int" and d.signed and d.bits >= s.bits + (0 if s.signed else 1)
-    if d.kind != "float":
-        return False
-    d_emax = d.emax
-    if s.kind == "int":
-        return d.man_bits + 1 >= s.bits - (1 if s.signed else 0) and 2 ** d_emax >= 2 ** s.bits
-    if s.kind == "float":
-        return d.exp_bits >= s.exp_bits and d.man_bits >= s.man_bits
-    # posit(n, es): |exponent| <= (n - 2) * 2**es, at most n - 3 - es fraction bits
-    reach = (s.bits - 2) * 2 ** s.es
-    return d.man_bits >= s.bits - 3 - s.es and d_emax >= reach and d.emin <= -reach
-
-
 def causal_kv_len(q_len: int, past: int, window: int) -> int:
     """KV positions per query, averaged (rounded up), of causal attention of ``q_len`` new
     tokens after ``past`` cached ones; ``window`` > 0 caps each query's span (sliding window).
@@ -101,109 +73,16 @@ def causal_kv_len(q_len: int, past: int, window: int) -> int:
     return max(1, math.ceil(total / q_len))
 
 
-class _Builder:
+class _Builder(FormatLowering):
     def __init__(self, m: ModelConfig, r: Recipe, arch: ArchConfig | None,
                  groups: tuple[tuple[int, int], ...], q_len: int, routing: Routing) -> None:
         self.m, self.r, self.arch = m, r, arch
         self.groups = groups  # (sequences, cached tokens before this step) per KV length
         self.b, self.q = sum(g[0] for g in groups), q_len
         self.t = self.b * q_len
-        self.act = r.activations
+        super().__init__(arch, r.activations, r.dequantize)
         self.routing = routing
-        self.native = {(md.w, md.a) for md in arch.xpu.pe.modes} if arch is not None else None
         self.load: tuple[int, ...] = ()
-
-    # -------------------------------------------------------------- format resolution
-    def _target(self, w: str, a: str) -> tuple[str, str] | None:
-        """A native (w', a') to run an unsupported (w, a) on, cheapest conversion first: the
-        same activations with the narrowest weight format that holds every ``w`` value exactly
-        (dequantize the weights); the same weights with other activations (cast the
-        activations); float16 / bfloat16; the device's first mode. ``None`` when native."""
-        assert self.native is not None
-        if (w, a) in self.native:
-            return None
-        wide = sorted((get_format(nw).bits, nw) for nw, na in self.native
-                      if na == a and exact_in(w, nw))
-        if wide:
-            return wide[0][1], a
-        same_w = sorted((get_format(na).bits, na) for nw, na in self.native if nw == w)
-        if same_w:
-            return w, same_w[-1][1]
-        for pair in (("float16", "float16"), ("bfloat16", "bfloat16")):
-            if pair in self.native:
-                return pair
-        return sorted(self.native)[0]
-
-    def _convert(self, name: str, cls: str, w: str, a: str, tw: str, ta: str, w_elems: int,
-                 a_elems: int) -> tuple[list[Op], str]:
-        """Ops that make (w, a) operands executable as (tw, ta), and the note saying so."""
-        if not self.r.dequantize:
-            raise ConfigError(f"{name}: the device has no PE mode for w={w} a={a} "
-                              "(set dequantize: true in the recipe, or use another device)",
-                              path=f"weights.{cls}")
-        ops: list[Op] = []
-        if tw != w:
-            # unfused dequantization: read the stored operand (+ scales), write it in tw, and
-            # the GEMM reads it back (a fused kernel would save the write and the re-read)
-            ops += [Vector("dequant", elems=w_elems, fmt=w, inputs=1, outputs=0,
-                           name=f"{name}.dequant"),
-                    Vector("copy", elems=w_elems, fmt=tw, inputs=0, outputs=1,
-                           name=f"{name}.dequant_store")]
-        if ta != a:
-            ops.append(Vector("dequant", elems=a_elems, fmt=a, name=f"{name}.act_cast"))
-        lossy = [f"{x}->{y}" for x, y in ((w, tw), (a, ta)) if x != y and not exact_in(x, y)]
-        how = f"unfused conversion, lossy: {', '.join(lossy)}" if lossy else "unfused conversion"
-        return ops, f"{name}: w={w} a={a} not native, run as w={tw} a={ta} ({how})"
-
-    def linear(self, cls: str, name: str, m: int, k: int, n: int, q: TensorQuant,
-               batch: int = 1) -> tuple[list[Op], str]:
-        """A weight GEMM ``[m, k] x [k, n]`` (``batch`` copies with their own weights), with
-        the conversion ops it needs on this device."""
-        w, a = q.format, self.act
-        tgt = self._target(w, a) if self.native is not None else None
-        if tgt is None:
-            return [Gemm(m=m, k=k, n=n, batch=batch, w=w, a=a, group_size=q.group_size,
-                         scale_fmt=q.sim_scale_format, shared_b=batch == 1, name=name)], ""
-        tw, ta = tgt
-        scales: list[Op] = []
-        if q.group_size and tw != w:  # the stored scales are read by the dequantization
-            scales = [Vector("copy", elems=math.ceil(k / q.group_size) * n * batch,
-                             fmt=q.sim_scale_format, inputs=1, outputs=0,
-                             name=f"{name}.scales")]
-        if tw != w and ta == a and (ta, tw) in (self.native or set()) and self.r.dequantize:
-            # fused dequantization (MARLIN / QServe style): the stored weights are read once
-            # and dequantized on chip, then stream through the array from on-chip buffers as
-            # the A operand of the transposed GEMM  O^T[n, m] = W^T[n, k] @ X^T[k, m]
-            lossy = "" if exact_in(w, tw) else ", lossy"
-            scales = [replace(sc, name=f"{name}{_FUSED[1]}") for sc in scales]
-            return [Vector("dequant", elems=k * n * batch, fmt=w, inputs=1, outputs=0,
-                           name=f"{name}{_FUSED[0]}"), *scales,
-                    Gemm(m=n, k=k, n=m, batch=batch, w=ta, a=tw, o=ta, a_in_dram=False,
-                         shared_b=batch == 1, name=name)], \
-                f"{name}: w={w} a={a} not native: weights dequantized to {tw} on chip " \
-                f"(fused; the dequantization is not overlapped with the MACs{lossy})"
-        ops, note = self._convert(name, cls, w, a, tw, ta, k * n * batch, m * k * batch)
-        keep_groups = tw == w  # still the stored format: its scales are still read
-        ops[:0] = scales
-        ops.append(Gemm(m=m, k=k, n=n, batch=batch, w=tw, a=ta, shared_b=batch == 1,
-                        group_size=q.group_size if keep_groups else 0,
-                        scale_fmt=q.sim_scale_format, name=name))
-        return ops, note
-
-    def router(self, name: str, q: TensorQuant, t: int) -> tuple[list[Op], str]:
-        m = self.m
-        w, a = q.format, self.act
-        tgt = self._target(w, a) if self.native is not None else None
-        ops: list[Op] = []
-        note = ""
-        if tgt is not None:
-            w, ta = tgt[0], tgt[1]
-            ops, note = self._convert(name, "router", q.format, a, w, ta,
-                                      m.hidden_size * m.n_experts, t * m.hidden_size)
-            a = ta
-        ops.append(MoeGate(tokens=t, hidden=m.hidden_size, experts=m.n_experts,
-                           top_k=m.top_k, a=a, w=w, name=name))
-        return ops, note
 
     def attention(self, name: str, heads: int, kv_heads: int, head_dim: int, window: int,
                   kv_fmt: str, kv_fraction: float, kv_elems_tok: int) -> tuple[list[Op], str]:
@@ -249,10 +128,10 @@ class _Builder:
                   q: TensorQuant, batch: int = 1) -> list[_Item]:
         ops, note = self.linear(cls, name, m, k, n, q, batch)
         out: list[_Item] = []
-        deq = tuple(o for o in ops if isinstance(o, Vector) and not _fused(o))
+        deq = tuple(o for o in ops if isinstance(o, Vector) and not is_fused(o))
         if deq:
             out.append(("dequant", deq, note))
-        fused = tuple(o for o in ops if _fused(o))
+        fused = tuple(o for o in ops if is_fused(o))
         if fused:
             out.append((op_class, fused, note))
         out.append((op_class, tuple(o for o in ops if not isinstance(o, Vector)), note))
@@ -342,7 +221,7 @@ class _Builder:
         m, r, t, a = self.m, self.r, self.t, self.act
         h, e_n = m.hidden_size, m.n_experts
         rq = r.weight("router", i)
-        gops, gnote = self.router("moe_gate", rq, t)
+        gops, gnote = self.router("moe_gate", rq, t, h, e_n, m.top_k)
         items: list[_Item] = []
         if len(gops) > 1:
             items.append(("dequant", tuple(gops[:-1]), gnote))
@@ -364,8 +243,8 @@ class _Builder:
             for dst, nm, k, n in ((up, "expert.gate_up", h, 2 * inter),
                                   (down, "expert.down", inter, h)):
                 ops, note = self.linear("experts", nm, te, k, n, q)
-                pre += [o for o in ops if isinstance(o, Vector) and not _fused(o)]
-                fused += [o for o in ops if _fused(o)]
+                pre += [o for o in ops if isinstance(o, Vector) and not is_fused(o)]
+                fused += [o for o in ops if is_fused(o)]
                 dst += [o for o in ops if not isinstance(o, Vector)]
                 if note:
                     notes.add(note)

@@ -147,7 +147,7 @@ def test_deterministic() -> None:
 
 def test_conversion_targets_hold_values_exactly() -> None:
     from mixforge.sim.arch import load_arch
-    from mixforge.workloads.graph import exact_in
+    from mixforge.workloads.lowering import exact_in
 
     assert exact_in("int4", "float16") and exact_in("float4_e2m1fn", "float16")
     assert not exact_in("float4_e2m1fn", "int4") and not exact_in("posit16_es1", "float16")
