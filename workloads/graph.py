@@ -3,8 +3,8 @@
 ``build_model_graph(model, recipe, phase=..., batch=..., prompt=... | kv=...)`` returns a
 :class:`ModelGraph` whose ``nodes`` go straight to ``Simulator(arch).run_graph``. Layers with
 identical ops become one node per op with ``count`` = number of such layers, so a 61-layer
-model costs a handful of simulations. Op shapes and formats are documented in the README's
-"Model graphs" section; the approximations are stated where they are made.
+model costs a handful of simulations. The README's "Models on the simulator" section lists the
+conventions; each approximation is stated where it is made.
 """
 
 from __future__ import annotations
