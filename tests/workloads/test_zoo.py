@@ -84,3 +84,17 @@ def test_bad_config_names_the_field(patch: dict, field: str, tmp_path) -> None:
 def test_unknown_model_lists_names() -> None:
     with pytest.raises(ConfigError, match="mixtral-8x7b"):
         load_model("gpt-5")
+
+
+def test_implicit_sliding_windows() -> None:
+    base = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
+            "num_attention_heads": 4, "vocab_size": 100, "max_position_embeddings": 8192}
+    mistral = model_from_hf({**base, "model_type": "mistral", "sliding_window": 4096})
+    assert [mistral.attention_window(i) for i in range(4)] == [4096] * 4
+    qwen = model_from_hf({**base, "model_type": "qwen2", "sliding_window": 1024,
+                          "use_sliding_window": True, "max_window_layers": 2})
+    assert [qwen.attention_window(i) for i in range(4)] == [0, 0, 1024, 1024]
+    off = model_from_hf({**base, "model_type": "qwen2", "sliding_window": 1024,
+                         "use_sliding_window": False})
+    assert off.attention_window(3) == 0
+    assert load_model("mixtral-8x7b").attention_window(0) == 0  # sliding_window: null
