@@ -82,6 +82,10 @@ class _Builder(FormatLowering):
         self.t = self.b * q_len
         super().__init__(arch, r.activations, r.dequantize)
         self.routing = routing
+        # gated MLPs: SiLU gate (SwiGLU) or GELU gate (GeGLU: gelu's ops; the product is ~1 op
+        # more per element)
+        self.glu: Literal["swiglu", "gelu"] = "gelu" if m.hidden_act.startswith("gelu") \
+            else "swiglu"
         self.load: tuple[int, ...] = ()
 
     def attention(self, name: str, heads: int, kv_heads: int, head_dim: int, window: int,
@@ -212,7 +216,7 @@ class _Builder(FormatLowering):
         h = self.m.hidden_size
         name = name or op_class
         items = self._lin_item(cls, op_class, f"{name}.gate_up", t, h, 2 * inter, q)
-        items.append((f"{op_class}.act", (Vector("swiglu", elems=t * inter, fmt=self.act,
+        items.append((f"{op_class}.act", (Vector(self.glu, elems=t * inter, fmt=self.act,
                                                  inputs=2, name=f"{name}.swiglu"),), ""))
         items += self._lin_item(cls, op_class, f"{name}.down", t, inter, h, q)
         return items
@@ -254,7 +258,7 @@ class _Builder(FormatLowering):
         if fused:
             items.append(("moe.experts", tuple(fused), note))
         items.append(("moe.experts", tuple(up), note))
-        items.append(("moe.experts.act", (Vector("swiglu", elems=sum(load) * inter, fmt=a,
+        items.append(("moe.experts.act", (Vector(self.glu, elems=sum(load) * inter, fmt=a,
                                                  inputs=2, name="expert.swiglu"),), ""))
         items.append(("moe.experts", tuple(down), note))
         shared_i = m.shared_expert_intermediate_size or m.n_shared_experts * inter
