@@ -91,7 +91,7 @@ class FormatLowering:
         if not self.dequantize:
             raise ConfigError(f"{name}: the device has no PE mode for w={w} a={a} "
                               "(set dequantize: true in the recipe, or use another device)",
-                              path=f"weights.{cls}")
+                              path="kv_cache.format" if cls == "kv_cache" else f"weights.{cls}")
         ops: list[Op] = []
         if tw != w:
             # unfused dequantization: read the stored operand (+ scales), write it in tw, and
