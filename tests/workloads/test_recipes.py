@@ -71,3 +71,22 @@ def test_bad_recipes(tmp_path) -> None:
     with pytest.raises(ConfigError) as e:
         load_recipe(p)
     assert e.value.path == "kv_cache.format"
+
+
+def test_example_recipe_and_kv_footprints() -> None:
+    from pathlib import Path
+
+    from mixforge.workloads.graph import build_model_graph
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "recipes"
+    r = load_recipe(path / "w4_experts_int8_edges.yaml")
+    m = load_model("mixtral-8x7b")
+    assert r.weight("attention", 0).format == "int8" and r.weight("attention", 5).format == "int4"
+    g = build_model_graph(m, r, phase="decode", batch=8, kv=64)
+    assert {n.layer for n in g.nodes if n.op_class == "attn.qkv"} == {"0", "1-30", "31"}
+    # MLA caches the 512 + 64 latent; GPT-OSS's sliding layers keep 128 tokens
+    v3 = load_model("deepseek-v3")
+    assert kv_cache_bytes(v3, load_recipe("fp16"), 1, 1000) == 61 * 1000 * 576 * 2
+    oss = load_model("gpt-oss-20b")
+    assert kv_cache_bytes(oss, load_recipe("fp16"), 1, 1000) == \
+        12 * (1000 + 128) * 2 * 8 * 64 * 2
