@@ -68,6 +68,8 @@ class ModelReport:
             "batch": g.batch, "q_len": g.q_len, "kv_len": g.kv_len, "tokens": g.tokens,
             "seconds": total_s, "roofline_seconds": r.roofline_seconds,
             "roofline_bound": r.roofline_bound,
+            "flops": sum(v.flops for v in r.per_class.values()),
+            "dram_bytes": sum(v.dram_bytes for v in r.per_class.values()),
             "tokens_per_s": self.tokens_per_s, "energy_j": total_e,
             "energy_per_token_j": self.energy_per_token(),
             "unit_seconds": r.unit_seconds,
@@ -115,6 +117,8 @@ def render(rep: ModelReport) -> str:
              f"{d['roofline_seconds'] * 1e3:,.3f} ms)",
              f"  bound           {d['roofline_bound']} (xPU roofline of the whole step)",
              f"  tokens/s        {rep.tokens_per_s:,.1f}",
+             f"  work            {d['flops'] / 1e12:,.3f} TFLOP, {d['dram_bytes'] / 1e9:,.3f} GB "
+             "DRAM traffic (simulated)",
              f"  energy/token    {sum(d['energy_per_token_j'].values()) * 1e3:,.4f} mJ  ("
              + ", ".join(f"{k} {v * 1e3:,.4f}" for k, v in d["energy_per_token_j"].items())
              + " mJ)"]
