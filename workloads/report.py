@@ -83,6 +83,7 @@ class ModelReport:
                        "weight_bytes": self.weight_bytes, "kv_bytes": self.kv_bytes,
                        "capacity_bytes": self.capacity_bytes,
                        "fits": self.missing_bytes == 0, "missing_bytes": self.missing_bytes},
+            "expert_tokens": list(g.expert_load),
             "notes": sorted({n.node.note for n in r.nodes if n.node.note}),
             "nodes": r.as_dict()["nodes"],
             "model_source": g.model.source,
