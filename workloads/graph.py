@@ -82,48 +82,76 @@ class _Builder:
 
     # -------------------------------------------------------------- format resolution
     def _target(self, w: str, a: str) -> tuple[str, str] | None:
-        """A native (w, a) to run an unsupported pair on: same activations and the narrowest
-        weight format at least as wide; else float16 / bfloat16 / the first mode."""
+        """A native (w', a') to run an unsupported (w, a) on, cheapest conversion first: the
+        same activations with the narrowest weight format at least as wide (dequantize the
+        weights); the same weights with other activations (cast the activations); float16 /
+        bfloat16; the device's first mode. ``None`` when (w, a) is native."""
         assert self.native is not None
         if (w, a) in self.native:
             return None
         wb = get_format(w).bits
-        same_a = sorted((get_format(nw).bits, nw) for nw, na in self.native if na == a)
-        wide = [nw for bits, nw in same_a if bits >= wb]
+        wide = sorted((get_format(nw).bits, nw) for nw, na in self.native
+                      if na == a and get_format(nw).bits >= wb)
         if wide:
-            return wide[0], a
-        if same_a:
-            return same_a[-1][1], a
+            return wide[0][1], a
+        same_w = sorted((get_format(na).bits, na) for nw, na in self.native if nw == w)
+        if same_w:
+            return w, same_w[-1][1]
         for pair in (("float16", "float16"), ("bfloat16", "bfloat16")):
             if pair in self.native:
                 return pair
         return sorted(self.native)[0]
 
+    def _convert(self, name: str, cls: str, w: str, a: str, tw: str, ta: str, w_elems: int,
+                 a_elems: int) -> tuple[list[Op], str]:
+        """Ops that make (w, a) operands executable as (tw, ta), and the note saying so."""
+        if not self.r.dequantize:
+            raise ConfigError(f"{name}: the device has no PE mode for w={w} a={a} "
+                              "(set dequantize: true in the recipe, or use another device)",
+                              path=f"weights.{cls}")
+        ops: list[Op] = []
+        if tw != w:
+            # unfused dequantization: read the stored operand (+ scales), write it in tw, and
+            # the GEMM reads it back (a fused kernel would save the write and the re-read)
+            ops += [Vector("dequant", elems=w_elems, fmt=w, inputs=1, outputs=0,
+                           name=f"{name}.dequant"),
+                    Vector("copy", elems=w_elems, fmt=tw, inputs=0, outputs=1,
+                           name=f"{name}.dequant_store")]
+        if ta != a:
+            ops.append(Vector("dequant", elems=a_elems, fmt=a, name=f"{name}.act_cast"))
+        return ops, f"{name}: w={w} a={a} not native, run as w={tw} a={ta} (unfused conversion)"
+
     def linear(self, cls: str, name: str, m: int, k: int, n: int, q: TensorQuant,
                batch: int = 1) -> tuple[list[Op], str]:
         """A weight GEMM ``[m, k] x [k, n]`` (``batch`` copies with their own weights), with
-        the dequantization ops it needs on this device."""
+        the conversion ops it needs on this device."""
         w, a = q.format, self.act
         tgt = self._target(w, a) if self.native is not None else None
         if tgt is None:
             return [Gemm(m=m, k=k, n=n, batch=batch, w=w, a=a, group_size=q.group_size,
                          scale_fmt=q.sim_scale_format, shared_b=batch == 1, name=name)], ""
-        if not self.r.dequantize:
-            raise ConfigError(f"{name}: the device has no PE mode for w={w} a={a} "
-                              "(set dequantize: true in the recipe, or use another device)",
-                              path=f"weights.{cls}")
         tw, ta = tgt
-        # unfused dequantization: read the stored weights (+ scales), write them in tw, then
-        # the GEMM reads them back (a fused kernel would save the write and the re-read)
-        ops: list[Op] = [Vector("dequant", elems=k * n * batch, fmt=w, inputs=1, outputs=0,
-                                name=f"{name}.dequant"),
-                         Vector("copy", elems=k * n * batch, fmt=tw, inputs=0, outputs=1,
-                                name=f"{name}.dequant_store")]
-        if ta != a:
-            ops.append(Vector("dequant", elems=m * k * batch, fmt=a, name=f"{name}.act_cast"))
+        ops, note = self._convert(name, cls, w, a, tw, ta, k * n * batch, m * k * batch)
+        keep_groups = tw == w  # still the stored format: its scales are still read
         ops.append(Gemm(m=m, k=k, n=n, batch=batch, w=tw, a=ta, shared_b=batch == 1,
-                        name=name))
-        return ops, f"w={w} a={a} not native: dequantized to w={tw} a={ta} (unfused)"
+                        group_size=q.group_size if keep_groups else 0,
+                        scale_fmt=q.sim_scale_format, name=name))
+        return ops, note
+
+    def router(self, name: str, q: TensorQuant, t: int) -> tuple[list[Op], str]:
+        m = self.m
+        w, a = q.format, self.act
+        tgt = self._target(w, a) if self.native is not None else None
+        ops: list[Op] = []
+        note = ""
+        if tgt is not None:
+            w, ta = tgt[0], tgt[1]
+            ops, note = self._convert(name, "router", q.format, a, w, ta,
+                                      m.hidden_size * m.n_experts, t * m.hidden_size)
+            a = ta
+        ops.append(MoeGate(tokens=t, hidden=m.hidden_size, experts=m.n_experts,
+                           top_k=m.top_k, a=a, w=w, name=name))
+        return ops, note
 
     def attention(self, name: str, heads: int, kv_heads: int, head_dim: int, window: int,
                   kv_fmt: str, kv_fraction: float, kv_elems_tok: int) -> tuple[list[Op], str]:
@@ -131,19 +159,17 @@ class _Builder:
         kv_len = max(1, round(kv_len * kv_fraction)) if kv_fraction < 1 else kv_len
         a = self.act
         tgt = self._target(kv_fmt, a) if self.native is not None else None
-        if tgt is None:
-            return [Attention(batch=self.b, q_len=self.q, kv_len=kv_len, heads=heads,
-                              kv_heads=kv_heads, head_dim=head_dim, a=a, kv=kv_fmt,
-                              name=name)], ""
-        tw, ta = tgt
-        elems = self.b * kv_len * kv_elems_tok
-        ops: list[Op] = [Vector("dequant", elems=elems, fmt=kv_fmt, inputs=1, outputs=0,
-                                name=f"{name}.kv_dequant"),
-                         Vector("copy", elems=elems, fmt=tw, inputs=0, outputs=1,
-                                name=f"{name}.kv_store")]
+        ops: list[Op] = []
+        note = ""
+        tw, ta = kv_fmt, a
+        if tgt is not None:
+            tw, ta = tgt
+            ops, note = self._convert(name, "kv_cache", kv_fmt, a, tw, ta,
+                                      self.b * kv_len * kv_elems_tok,
+                                      self.t * heads * head_dim)
         ops.append(Attention(batch=self.b, q_len=self.q, kv_len=kv_len, heads=heads,
                              kv_heads=kv_heads, head_dim=head_dim, a=ta, kv=tw, name=name))
-        return ops, f"kv={kv_fmt} a={a} not native: KV dequantized to {tw} (unfused)"
+        return ops, note
 
     # -------------------------------------------------------------- layer
     def layer(self, i: int) -> list[_Item]:
@@ -243,8 +269,11 @@ class _Builder:
         m, r, t, a = self.m, self.r, self.t, self.act
         h, e_n = m.hidden_size, m.n_experts
         rq = r.weight("router", i)
-        items: list[_Item] = [("moe.gate", (MoeGate(tokens=t, hidden=h, experts=e_n,
-                                                    top_k=m.top_k, a=a, w=rq.format),), "")]
+        gops, gnote = self.router("moe_gate", rq, t)
+        items: list[_Item] = []
+        if len(gops) > 1:
+            items.append(("dequant", tuple(gops[:-1]), gnote))
+        items.append(("moe.gate", (gops[-1],), gnote))
         load = expert_tokens(t, e_n, m.top_k, self.routing)
         self.load = load
         n_hot = math.ceil(r.weights.hot_fraction * e_n)
@@ -319,7 +348,7 @@ def build_model_graph(model: ModelConfig, recipe: Recipe, *, phase: Phase, batch
     per_sig: dict[tuple[object, ...], list[_Item]] = {}
     layers_of: dict[tuple[object, ...], list[int]] = {}
     for i in range(model.num_layers):
-        sig = (model.is_moe_layer(i), model.attention_window(i),
+        sig: tuple[object, ...] = (model.is_moe_layer(i), model.attention_window(i),
                tuple(recipe.weight(c, i) for c in ("attention", "mlp", "shared_experts")),
                any(ov.layers and i in ov.layers for ov in recipe.overrides))
         sig = sig if not sig[-1] else (*sig, i)  # per-layer overrides: own signature

@@ -86,7 +86,7 @@ class NodeResult:
     seconds: float
     energy: EnergyBreakdown
     unit_seconds: dict[str, float]
-    unit_energy_j: dict[str, float]
+    unit_energy: dict[str, EnergyBreakdown]
     roofline_seconds: float
     bound: str
 
@@ -129,12 +129,12 @@ class GraphResult:
         return self.energy.total_j
 
     @property
-    def unit_energy_j(self) -> dict[str, float]:
-        """Energy of the ops that ran on each unit (``"xpu"``, ``"pim"``)."""
-        out: dict[str, float] = {}
+    def unit_energy(self) -> dict[str, EnergyBreakdown]:
+        """Energy of the ops that ran on each unit (``"xpu"``, ``"pim"``), by component."""
+        out: dict[str, EnergyBreakdown] = {}
         for n in self.nodes:
-            for u, e in n.unit_energy_j.items():
-                out[u] = out.get(u, 0.0) + e
+            for u, e in n.unit_energy.items():
+                out[u] = out.get(u, EnergyBreakdown()) + e
         return out
 
     @property
@@ -151,7 +151,8 @@ class GraphResult:
         return {
             "seconds": self.seconds, "roofline_seconds": self.roofline_seconds,
             "energy_j": self.energy_j, "energy_breakdown_j": self.energy.as_dict(),
-            "unit_energy_j": self.unit_energy_j, "unit_seconds": self.unit_seconds,
+            "unit_energy_j": {u: e.total_j for u, e in self.unit_energy.items()},
+            "unit_seconds": self.unit_seconds,
             "per_class": {k: vars(v).copy() for k, v in self.per_class.items()},
             "nodes": [{"op_class": n.node.op_class, "layer": n.node.layer,
                        "count": n.node.count, "ops": len(n.node.ops),
@@ -177,18 +178,21 @@ def _run_node(sim: Simulator, node: GraphNode) -> NodeResult:
         unit_s = dict(res.unit_seconds)
         roof = res.roofline_seconds
     c = node.count
-    energy = res.energy
-    unit_e: dict[str, float] = {}
+    unit_e: dict[str, EnergyBreakdown] = {}
     by_bound: dict[str, float] = {}
     for r in ops:
-        unit_e[r.unit] = unit_e.get(r.unit, 0.0) + r.energy_j * c
+        unit_e[r.unit] = unit_e.get(r.unit, EnergyBreakdown()) + r.energy
         by_bound[r.bound] = by_bound.get(r.bound, 0.0) + r.seconds
-    if isinstance(res, LayerResult) and res.extra_energy.total_j:
-        unit_e["pim"] = unit_e.get("pim", 0.0) + res.extra_energy.total_j * c
-    scaled = EnergyBreakdown(**{k: v * c for k, v in energy.as_dict().items()})
-    return NodeResult(node=node, result=res, seconds=secs * c, energy=scaled,
-                      unit_seconds={u: s * c for u, s in unit_s.items()}, unit_energy_j=unit_e,
+    if isinstance(res, LayerResult) and res.extra_energy.total_j:  # DRAM interference
+        unit_e["pim"] = unit_e.get("pim", EnergyBreakdown()) + res.extra_energy
+    return NodeResult(node=node, result=res, seconds=secs * c, energy=_scale(res.energy, c),
+                      unit_seconds={u: s * c for u, s in unit_s.items()},
+                      unit_energy={u: _scale(e, c) for u, e in unit_e.items()},
                       roofline_seconds=roof * c, bound=max(by_bound, key=by_bound.__getitem__))
+
+
+def _scale(e: EnergyBreakdown, c: int) -> EnergyBreakdown:
+    return EnergyBreakdown(**{k: v * c for k, v in e.as_dict().items()}) if c != 1 else e
 
 
 def run_graph(sim: Simulator, nodes: Iterable[GraphNode]) -> GraphResult:
