@@ -29,11 +29,13 @@ class Slo:
 
 
 def _pct(x: np.ndarray) -> dict[str, float | None]:
-    if x.size == 0:
-        return {f"p{p}": None for p in PERCENTILES} | {"mean": None}
-    vals = np.percentile(x, PERCENTILES)
-    return {f"p{p}": float(v) for p, v in zip(PERCENTILES, vals, strict=True)} \
-        | {"mean": float(x.mean())}
+    out: dict[str, float | None] = {f"p{p}": None for p in PERCENTILES}
+    out["mean"] = None
+    if x.size:
+        for p, v in zip(PERCENTILES, np.percentile(x, PERCENTILES), strict=True):
+            out[f"p{p}"] = float(v)
+        out["mean"] = float(x.mean())
+    return out
 
 
 def request_table(run: ServeRun) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ from mixforge.workloads.serving.metrics import request_table
 __all__ = ["render_table", "write_json", "write_csv", "write_chrome_trace"]
 
 
-def _atomic(path: str | Path, write: Callable[[IO[str]], None]) -> Path:
+def _atomic(path: str | Path, write: Callable[[IO[str]], object]) -> Path:
     p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp")
     with tmp.open("w", newline="") as fh:
