@@ -6,9 +6,10 @@ iteration = the graph of ``T`` tokens (decodes + prefill chunk tokens) from
 
 * attention: decode steps as one batched attention over the batch's mean KV length (so its KV
   bytes equal the sum over requests), prefill chunks as causal attention each
-  (:func:`~mixforge.workloads.graph.causal_kv_len`); decode attention goes through the
-  Simulator's ``KvBucket``; prefill attention is simulated on a 64-token grid of (query, KV)
-  lengths and scaled by the exact causal MAC count;
+  (:func:`~mixforge.workloads.graph.causal_kv_len`); decode attention is simulated at
+  ``KvBucket`` edges and batch-size grid points (:func:`_grid`) and interpolated; prefill
+  attention at the grid points just above its (query, KV) lengths, scaled by the exact
+  causal MAC count;
 * routed experts: tokens per expert drawn per layer and iteration (:mod:`.routing`); the
   expert GEMMs of a layer run one after another, are co-processed on xPU and logic-PIM
   (``dispatch="duplex"``, :meth:`Simulator.co_process`), or, with ``expert_parallel``, each on
@@ -17,10 +18,11 @@ iteration = the graph of ``T`` tokens (decodes + prefill chunk tokens) from
   run in the recipe's ``hot_experts`` format, the rest in ``experts``; promoting an expert
   loads its hot weights over the host link (time added to the iteration).
 
-The rest of the graph depends only on ``T``: simulated once per ``T`` (exactly up to 16
-tokens, linearly interpolated between multiples of 16 up to 512 and of 128 above: the GEMMs
-are flat in ``T`` while memory-bound and linear once compute-bound). Every result is a vector
-``[seconds, energy by component, busy / FLOPs / bytes / energy per unit]`` cached by shape.
+The rest of the graph depends only on ``T``: simulated exactly up to 16 tokens, then at
+geometric grid points (ratio 1.25) and linearly interpolated (GEMMs are flat in ``T`` while
+memory-bound and linear once compute-bound); per-expert GEMMs use the same grid. Every
+result is a vector ``[seconds, energy by component, busy / FLOPs / bytes / energy per unit]``
+cached by shape.
 """
 
 from __future__ import annotations
@@ -53,18 +55,29 @@ __all__ = ["SimCost", "ENERGY_COMPONENTS"]
 
 ENERGY_COMPONENTS = tuple(f.name for f in dataclasses.fields(EnergyBreakdown))
 _NE = len(ENERGY_COMPONENTS)
-_GRID = 64        # prefill attention grid (tokens)
-_EXACT_T = 16     # dense part simulated exactly up to this many tokens, then interpolated
-_T_STEPS = ((512, 16), (1 << 62, 128))  # between multiples of 16 up to 512, of 128 above
+_EXACT_T = 16       # token-count ops simulated exactly up to this many tokens, then ...
+_GRID_RATIO = 1.25  # ... interpolated between geometric grid points (multiples of 16)
+
+
+def _grid_edges(top: int = 1 << 20) -> np.ndarray:
+    pts = set(range(_EXACT_T + 1))
+    x = float(_EXACT_T)
+    while x < top:
+        x *= _GRID_RATIO
+        pts.add(-(-round(x) // 16) * 16)
+    return np.array(sorted(pts), dtype=np.int64)
+
+
+_EDGES = _grid_edges()
 
 
 def _grid(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token counts -> grid points ``lo <= t <= hi`` and the weight of ``hi``: exact up to
-    16, multiples of 16 up to 512, of 128 above."""
+    16 tokens, then geometric points (ratio 1.25, multiples of 16)."""
     t = np.asarray(t, dtype=np.int64)
-    step = np.where(t <= _EXACT_T, 1, np.where(t <= 512, 16, 128))
-    lo = (t // step) * step
-    hi = np.where(lo == t, t, lo + step)
+    i = np.searchsorted(_EDGES, t)  # _EDGES[i] >= t
+    hi = _EDGES[i]
+    lo = np.where(hi == t, t, _EDGES[np.maximum(i - 1, 0)])
     f = np.where(hi > lo, (t - lo) / np.maximum(hi - lo, 1), 0.0)
     return lo, hi, f
 
@@ -262,15 +275,14 @@ class SimCost:
         return v
 
     def _dense(self, t: int) -> np.ndarray:
-        if t <= _EXACT_T:
-            return self._dense_exact(t)
-        step = next(st for top, st in _T_STEPS if t <= top)
-        lo = (t // step) * step
-        if lo == t:
-            return self._dense_exact(t)
-        f = (t - lo) / step
-        a, b = self._dense_exact(lo), self._dense_exact(lo + step)
-        return a + f * (b - a)
+        return self._gridded(self._dense_exact, t)
+
+    @staticmethod
+    def _gridded(fn: Any, t: int) -> np.ndarray:
+        """``fn(t)`` interpolated between the grid points around ``t``."""
+        lo, hi, f = (x.item() for x in _grid(np.array(t)))
+        a = fn(int(lo))
+        return a if hi == lo else a + f * (fn(int(hi)) - a)
 
     def _lm_head(self, seqs: int) -> np.ndarray:
         key = ("lm_head", seqs)
@@ -299,10 +311,15 @@ class SimCost:
                 frac = op.kv_len / self._k0
                 length = max(1, round(mean * frac))
                 lo, hi = self._bucket.edges(length) if self._bucket else (length, length)
-                a = self._attn_at(op, bsz, lo)
-                if hi != lo:
-                    a = a + (length - lo) / (hi - lo) * (self._attn_at(op, bsz, hi) - a)
-                v += count * a
+
+                def at_batch(b: int, op: Attention = op, lo: int = lo, hi: int = hi,
+                             length: int = length) -> np.ndarray:
+                    a = self._attn_at(op, b, lo)
+                    if hi != lo:
+                        a = a + (length - lo) / (hi - lo) * (self._attn_at(op, b, hi) - a)
+                    return a
+
+                v += count * self._gridded(at_batch, bsz)
         for count, ops in self._kvdeq:
             for op, per_tok in ops:
                 n = max(1, round(per_tok * total))
@@ -335,8 +352,7 @@ class SimCost:
         for count, layer, ops in self._attn:
             w = self.model.attention_window(layer)
             length = causal_kv_len(c, start, w)
-            qg = c if c <= _GRID else -(-c // _GRID) * _GRID
-            lg = length if length <= _GRID else -(-length // _GRID) * _GRID
+            qg, lg = (int(x) for x in _grid(np.array([c, length]))[1])
             scale = (c * length) / (qg * lg)
             for op in ops:
                 assert isinstance(op, Attention)
@@ -477,22 +493,27 @@ class SimCost:
                 self.switches += promoted
                 extra_s = promoted * self._hot_bytes / self.host_bw
             self._hot = new
-        total = int(counts.sum())
+        total = int(counts.sum()) // len(self.moe_layers)
+        act = self._gridded(self._expert_act, total) if total else 0.0
+        return v + len(self.moe_layers) * act, counts.sum(axis=0), extra_s
+
+    def _expert_act(self, total: int) -> np.ndarray:
+        """SwiGLU of ``total`` routed token-expert pairs of one layer."""
         key = ("moe.act", total)
         act = self._cache.get(key)
         if act is None:
-            op = Vector("swiglu", elems=max(total, 1) * self.model.moe_intermediate_size,
+            op = Vector("swiglu", elems=total * self.model.moe_intermediate_size,
                         fmt=self.recipe.activations, inputs=2, name="expert.swiglu")
-            act = self._v.of(self.sim.run_op(op)) * (total / max(total, 1))
-            self._cache[key] = act
-        return v + act, counts.sum(axis=0), extra_s
+            act = self._cache[key] = self._v.of(self.sim.run_op(op))
+        return act
 
     # ------------------------------------------------------------------ protocol
     def iteration(self, prefill_start: np.ndarray, prefill_len: np.ndarray,
                   decode_kv: np.ndarray) -> IterationCost:
         """See :class:`~mixforge.workloads.serving.interface.CostModel`."""
         t = int(decode_kv.size + prefill_len.sum())
-        v = self._dense(t) + self._lm_head(int(decode_kv.size + prefill_len.size))
+        seqs = int(decode_kv.size + prefill_len.size)
+        v = self._dense(t) + self._gridded(self._lm_head, seqs)
         if decode_kv.size:
             v = v + self._decode_attn(decode_kv)
         for s, c in zip(prefill_start.tolist(), prefill_len.tolist(), strict=True):
@@ -514,7 +535,7 @@ class SimCost:
         mem = self.memory
         notes = [f"iteration times from the cycle-level simulator ({self.arch.name}); decode "
                  f"attention KV bucket {self.kv_bucket or 'exact'}; token-count ops exact up to "
-                 f"{_EXACT_T} tokens, interpolated between multiples of 16 (128 above 512)"]
+                 f"{_EXACT_T} tokens, interpolated between grid points (ratio {_GRID_RATIO}) above"]
         if self.n_experts:
             notes.append(f"experts: {self.routing} routing, {self.expert_parallel}"
                          + (", co-processed on xPU + PIM" if self.co else "")
