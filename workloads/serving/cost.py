@@ -27,6 +27,7 @@ cached by shape.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -69,6 +70,17 @@ def _grid_edges(top: int = 1 << 20) -> np.ndarray:
 
 
 _EDGES = _grid_edges()
+_EDGES_L = _EDGES.tolist()
+
+
+def _grid1(t: int) -> tuple[int, int, float]:
+    """:func:`_grid` of one count (a bisect: no NumPy call in the per-iteration path)."""
+    i = bisect.bisect_left(_EDGES_L, t)
+    hi = _EDGES_L[i]
+    if hi == t:
+        return t, t, 0.0
+    lo = _EDGES_L[i - 1]
+    return lo, hi, (t - lo) / (hi - lo)
 
 
 def _grid(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,9 +158,10 @@ class SimCost:
     max_tokens
         Largest ``T`` the engine may ask for (sizes the activation reserve).
     routing_pool
-        Routing draws kept per (token count, hot set): each iteration picks one of them at
-        random (seeded), so the per-iteration expert loads keep their distribution while
-        repeated shapes cost a lookup; 0 draws a fresh routing every iteration.
+        Routing draws kept per (token count, hot set) (an eighth of it above 256 tokens): each
+        iteration picks one of them at random (seeded), so the per-iteration expert loads keep
+        their distribution while repeated shapes cost a lookup; 0 draws a fresh routing every
+        iteration.
     """
 
     def __init__(self, arch: ArchConfig, model: ModelConfig, recipe: Recipe, *,
@@ -156,7 +169,7 @@ class SimCost:
                  routing: Routing | None = None, seed: int = 0,
                  expert_parallel: str = "serial", hot_experts: int = 0,
                  host_bw_bytes_per_s: float = 64e9, max_tokens: int = 8192,
-                 max_seqs: int = 256, routing_pool: int = 16) -> None:
+                 max_seqs: int = 256, routing_pool: int = 8) -> None:
         if dispatch not in ("duplex", "threshold", "best", "xpu", "pim"):
             raise ConfigError(f"unknown dispatch {dispatch!r}", path="dispatch")
         if expert_parallel not in ("serial", "parallel"):
@@ -280,9 +293,9 @@ class SimCost:
     @staticmethod
     def _gridded(fn: Any, t: int) -> np.ndarray:
         """``fn(t)`` interpolated between the grid points around ``t``."""
-        lo, hi, f = (x.item() for x in _grid(np.array(t)))
-        a = fn(int(lo))
-        return a if hi == lo else a + f * (fn(int(hi)) - a)
+        lo, hi, f = _grid1(t)
+        a = fn(lo)
+        return a if hi == lo else a + f * (fn(hi) - a)
 
     def _lm_head(self, seqs: int) -> np.ndarray:
         key = ("lm_head", seqs)
@@ -352,7 +365,7 @@ class SimCost:
         for count, layer, ops in self._attn:
             w = self.model.attention_window(layer)
             length = causal_kv_len(c, start, w)
-            qg, lg = (int(x) for x in _grid(np.array([c, length]))[1])
+            qg, lg = _grid1(c)[1], _grid1(length)[1]
             scale = (c * length) / (qg * lg)
             for op in ops:
                 assert isinstance(op, Attention)
@@ -472,8 +485,11 @@ class SimCost:
             counts = self._sampler.sample(tokens)
             return counts, self._expert_cost(counts, self._hot)
         key = (tokens, self._hot.tobytes() if 0 < self.n_hot < self.n_experts else b"")
-        pool = self._pool.setdefault(key, [None] * self._pool_k)
-        i = int(self._pick.integers(self._pool_k))
+        # above 256 tokens (prefill iterations, rarely repeated) a layer's expert loads vary
+        # little in relative terms: fewer draws per token count
+        k = self._pool_k if tokens <= 256 else max(1, self._pool_k // 8)
+        pool = self._pool.setdefault(key, [None] * k)
+        i = int(self._pick.integers(k))
         entry = pool[i]
         if entry is None:
             counts = self._sampler.sample(tokens)
