@@ -111,3 +111,18 @@ def test_unit_shares_and_co_processing(olmoe_runs: dict[str, dict]) -> None:  # 
 def test_hot_experts_are_promoted(olmoe_runs: dict[str, dict]) -> None:  # type: ignore[type-arg]
     assert olmoe_runs["hot"]["cost"]["hot_expert_promotions"] > 0
     assert olmoe_runs["uniform"]["cost"]["hot_expert_promotions"] == 0
+
+
+def test_duplex_co_processing_beats_the_xpu_alone_at_batch_64() -> None:
+    """Duplex's shape (MICRO 2024): Mixtral-8x7B decode at batch 64 is faster with logic-PIM
+    than on the xPU alone (figures for more cases: benchmarks/bench_serve_duplex.py)."""
+    arch = load_arch(HW / "duplex.yaml")
+    model, recipe = load_model("mixtral-8x7b"), load_recipe("w4a16-g128")
+    reqs = Requests(np.zeros(64), np.full(64, 256), np.full(64, 96))
+    tput = {}
+    for d in ("xpu", "duplex"):
+        s = summarize(simulate(reqs, SimCost(arch, model, recipe, dispatch=d),
+                               ServeConfig(max_batch=64)))
+        tput[d] = s["throughput"]["output_tokens_per_s"]
+        assert s["requests"]["served"] == 64
+    assert tput["duplex"] > 1.2 * tput["xpu"]
