@@ -22,7 +22,8 @@ from mixforge.workloads.serving.engine import ServeConfig, simulate
 from mixforge.workloads.serving.metrics import summarize
 from mixforge.workloads.zoo import load_model
 
-CASES = ((1, 4096, 16), (1, 4096, 64), (1, 256, 256), (32, 1024, 256), (64, 256, 256), (64, 2048, 512), (128, 512, 512))
+CASES = ((1, 4096, 16), (1, 4096, 64), (1, 256, 256), (32, 1024, 256), (64, 256, 256),
+         (64, 2048, 512), (128, 512, 512))
 
 
 def main() -> None:
