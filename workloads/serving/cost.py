@@ -40,14 +40,15 @@ from mixforge.sim.arch import load_arch
 from mixforge.sim.arch.device import ArchConfig
 from mixforge.sim.cost.energy import EnergyBreakdown
 from mixforge.sim.engine.bucket import KvBucket
+from mixforge.sim.engine.graph import GraphNode
 from mixforge.sim.engine.results import LayerResult, OpResult
 from mixforge.sim.engine.simulator import Simulator
 from mixforge.sim.mapping.ops import Attention, Op, Vector
 from mixforge.workloads.config import ModelConfig
 from mixforge.workloads.footprint import kv_cache_bytes, weight_bytes
-from mixforge.workloads.graph import _Builder, build_model_graph, causal_kv_len
+from mixforge.workloads.graph import build_model_graph, causal_kv_len
+from mixforge.workloads.lowering import FormatLowering
 from mixforge.workloads.recipes import Recipe, load_recipe
-from mixforge.workloads.routing import Routing as GraphRouting
 from mixforge.workloads.serving.interface import IterationCost, MemoryPlan
 from mixforge.workloads.serving.routing import Routing, RoutingSampler, expert_popularity
 from mixforge.workloads.zoo import load_model
@@ -136,6 +137,13 @@ class _Vec:
         return v
 
 
+def _is_kv_conversion(node: GraphNode) -> bool:
+    """A ``dequant`` node converting the KV cache (the model graph names those ops
+    ``attention.*``)."""
+    return node.op_class == "dequant" and all(op.name.startswith("attention.")
+                                              for op in node.ops)
+
+
 def _first_layer(label: str) -> int:
     return int(label.split(",")[0].split("-")[0]) if label else 0
 
@@ -198,10 +206,13 @@ class SimCost:
         tmpl = build_model_graph(m, recipe, phase="decode", batch=1, kv=k0, arch=arch)
         self._attn = [(n.count, _first_layer(n.layer), n.ops) for n in tmpl
                       if n.op_class == "attn.core"]
-        self._kvdeq = [(n.count, tuple((op, op.elems / k0) for op in n.ops
-                                       if isinstance(op, Vector)))
-                       for n in tmpl if n.op_class == "dequant"
-                       and any(".kv_" in op.name for op in n.ops)]
+        # KV-cache format conversions (when the KV format is not native): elements per KV
+        # token read, or per query token for the activation cast
+        self._kvdeq = [(n.count, tuple((op, 0.0 if op.name.endswith(".act_cast") else
+                                        op.elems / k0, float(op.elems)
+                                        if op.name.endswith(".act_cast") else 0.0)
+                                       for op in n.ops if isinstance(op, Vector)))
+                       for n in tmpl if _is_kv_conversion(n)]
         self.moe_layers = [i for i in range(m.num_layers) if m.is_moe_layer(i)]
         self.n_experts = m.n_experts if self.moe_layers else 0
         self.n_hot = hot_experts or math.ceil(recipe.weights.hot_fraction * self.n_experts)
@@ -226,7 +237,7 @@ class SimCost:
             self._tab[:, :, :, 0] = 0.0
             self._hot_rows = ((0,) if self.n_hot == 0 else (1,) if self.n_hot >= self.n_experts
                               else (0, 1))
-            self._eb = self._builder(1)
+            self._eb = self._builder()
         act_bytes = self._activation_bytes(max_tokens, max_seqs)
         self.memory = MemoryPlan(
             device_bytes=arch.hbm.capacity_bytes, weight_bytes=weight_bytes(m, recipe),
@@ -252,8 +263,8 @@ class SimCost:
         per_tok = (4 * m.hidden_size + 3 * inter) * a
         return int(2 * tokens * per_tok + seqs * m.vocab_size * 4)
 
-    def _builder(self, tokens: int) -> _Builder:
-        return _Builder(self.model, self.recipe, self.arch, tokens, 1, 0, GraphRouting())
+    def _builder(self) -> FormatLowering:
+        return FormatLowering(self.arch, self.recipe.activations, self.recipe.dequantize)
 
     def _expert_bytes(self, hot: bool) -> float:
         m = self.model
@@ -280,8 +291,8 @@ class SimCost:
         v = np.zeros(self._v.size)
         for n in g:
             if n.op_class in ("attn.core", "moe.experts", "moe.experts.act", "lm_head") or \
-                    any(op.name.startswith(("expert.", "lm_head")) or ".kv_" in op.name
-                        for op in n.ops):
+                    _is_kv_conversion(n) or \
+                    any(op.name.startswith(("expert.", "lm_head")) for op in n.ops):
                 continue
             v += n.count * self._run(n.ops, False)
         self._cache[key] = v
@@ -304,7 +315,7 @@ class SimCost:
             self.hits += 1
             return hit
         self.misses += 1
-        b = self._builder(seqs)
+        b = self._builder()
         ops, _ = b.linear("lm_head", "lm_head", seqs, self.model.hidden_size,
                           self.model.vocab_size, self.recipe.weight("lm_head"))
         v = self._run(ops, False)
@@ -334,8 +345,8 @@ class SimCost:
 
                 v += count * self._gridded(at_batch, bsz)
         for count, ops in self._kvdeq:
-            for op, per_tok in ops:
-                n = max(1, round(per_tok * total))
+            for op, per_kv, per_q in ops:
+                n = max(1, round(per_kv * total + per_q * bsz))
                 v += count * self._v.of(self.sim.run_op(dataclasses.replace(op, elems=n)))
         return v
 
@@ -382,8 +393,8 @@ class SimCost:
                     self.hits += 1
                 v += (count * scale) * hit
         for count, ops in self._kvdeq:
-            for op, per_tok in ops:
-                n = max(1, round(per_tok * c * length))
+            for op, per_kv, per_q in ops:
+                n = max(1, round(per_kv * length + per_q * c))
                 v += count * self._v.of(self.sim.run_op(dataclasses.replace(op, elems=n)))
         return v
 
