@@ -564,9 +564,13 @@ class SimCost:
                  f"attention KV bucket {self.kv_bucket or 'exact'}; token-count ops exact up to "
                  f"{_EXACT_T} tokens, interpolated between grid points (ratio {_GRID_RATIO}) above"]
         if self.n_experts:
-            notes.append(f"experts: {self.routing} routing, {self.expert_parallel}"
-                         + (", co-processed on xPU + PIM" if self.co else "")
-                         + (f", {self.n_hot} hot per layer, {self.switches} promotions"
+            where = ("each expert on its own identical device (slowest bounds the layer; "
+                     "all-to-all not modelled)" if self.expert_parallel == "parallel" else
+                     "one after another, co-processed on xPU + PIM" if self.co else
+                     "one after another")
+            notes.append(f"experts: {self.routing} routing, {where}"
+                         + (f", {self.n_hot} hot per layer, {self.switches} promotions over "
+                            f"the host link"
                             if self.n_hot else ""))
         return {"model": self.model.name, "recipe": self.recipe.name, "device": self.arch.name,
                 "dispatch": self.dispatch, "co_processing": self.co,
