@@ -66,8 +66,10 @@ def register(subparsers: dict[str, Any]) -> None:
     m.add_argument("--routing", default="uniform", metavar="uniform|zipf:S|trace:CSV",
                    help="expert popularity (trace CSV: layer,expert,count)")
     m.add_argument("--expert-parallel", default="serial", choices=("serial", "parallel"),
-                   help="experts one after another on the device (serial), or each on its own "
-                        "equal share of the device so the slowest expert bounds the layer")
+                   help="experts one after another on the device (serial; co-processed on xPU "
+                        "and PIM with --dispatch duplex), or expert parallelism: each expert on "
+                        "its own identical device, the slowest bounds the layer (all-to-all "
+                        "not modelled)")
     m.add_argument("--hot-experts", type=int, default=0, metavar="N",
                    help="HOBBIT-like: N hot experts per layer in the recipe's hot format, the "
                         "rest in its cold format; switching an expert loads its weights")
