@@ -51,3 +51,14 @@ def test_bad_trace_names_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "line 3, column num_prefill_tokens" in err
+
+
+def test_same_seed_same_files(tmp_path: Path) -> None:
+    outs = []
+    for i in range(2):
+        js, cs = tmp_path / f"s{i}.json", tmp_path / f"r{i}.csv"
+        assert main(["sim", "serve", "--hw", HW, "--model", "llama-2-7b", "--rate", "30",
+                     "--requests", "8", "--prompt-len", "uniform:32:200", "--output-len", "8",
+                     "--seed", "5", "--no-progress", "--json", str(js), "--csv", str(cs)]) == 0
+        outs.append((js.read_bytes(), cs.read_bytes()))
+    assert outs[0] == outs[1]
