@@ -128,7 +128,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          dispatch=args.dispatch, kv_bucket=args.kv_bucket,
                          routing=parse_routing(args.routing), seed=args.seed,
                          expert_parallel=args.expert_parallel, hot_experts=args.hot_experts,
-                         max_tokens=max(args.max_batched_tokens, args.max_batch))
+                         max_tokens=max(args.max_batched_tokens, args.max_batch),
+                         max_seqs=args.max_batch)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
