@@ -411,10 +411,13 @@ class SimCost:
                     ops, _ = self._eb.linear("experts", nm, te, k, n, q)
                     g = ops[-1]
                     conv = ops[:-1]
-                    self._tab[hot, kind, 0, te] = self._v.of(self.sim.run_op(g))
-                    self._tab[hot, kind, 1, te] = self._v.of(self.sim.run_op(g, "xpu"))
+                    chosen = self.sim.run_op(g)  # the policy's unit; the other one forced
+                    self._tab[hot, kind, 0, te] = self._v.of(chosen)
+                    self._tab[hot, kind, 1, te] = self._v.of(
+                        chosen if chosen.unit == "xpu" else self.sim.run_op(g, "xpu"))
                     try:
-                        self._tab[hot, kind, 2, te] = self._v.of(self.sim.run_op(g, "pim"))
+                        self._tab[hot, kind, 2, te] = self._v.of(
+                            chosen if chosen.unit == "pim" else self.sim.run_op(g, "pim"))
                     except ConfigError:  # no PIM mode for these formats: never chosen
                         row = np.zeros(self._v.size)
                         row[0] = 1e30
