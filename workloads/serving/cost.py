@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from mixforge.sim.arch import load_arch
 from mixforge.sim.arch.device import ArchConfig
 from mixforge.sim.engine.bucket import KvBucket
 from mixforge.sim.engine.graph import GraphNode
-from mixforge.sim.engine.simulator import Simulator
+from mixforge.sim.engine.simulator import Dispatch, Simulator
 from mixforge.sim.mapping.ops import Attention, Op, Vector
 from mixforge.workloads.config import ModelConfig
 from mixforge.workloads.footprint import kv_cache_bytes, weight_bytes
@@ -113,7 +113,8 @@ class SimCost:
         # decode attention is bucketed here, on whole (co-processed) batches: the Simulator
         # sees only bucket-edge KV lengths
         self._bucket = KvBucket(step=kv_bucket) if kv_bucket else None
-        self.sim = Simulator(arch, dispatch="threshold" if dispatch == "duplex" else dispatch)
+        self.sim = Simulator(arch, dispatch=cast(Dispatch, "threshold" if dispatch == "duplex"
+                                                 else dispatch))
         self.kv_bucket = kv_bucket
         self.units: tuple[str, ...] = ("xpu", "pim") if arch.pim is not None else ("xpu",)
         self.energy_components = ENERGY_COMPONENTS
@@ -238,8 +239,8 @@ class SimCost:
                     return a
 
                 v += count * gridded(at_batch, bsz)
-        for count, ops in self._kvdeq:
-            for op, per_kv, per_q in ops:
+        for count, kv_ops in self._kvdeq:
+            for op, per_kv, per_q in kv_ops:
                 n = max(1, round(per_kv * total + per_q * bsz))
                 v += count * self._v.of(self.sim.run_op(dataclasses.replace(op, elems=n)))
         return v
@@ -286,8 +287,8 @@ class SimCost:
                 else:
                     self.hits += 1
                 v += (count * scale) * hit
-        for count, ops in self._kvdeq:
-            for op, per_kv, per_q in ops:
+        for count, kv_ops in self._kvdeq:
+            for op, per_kv, per_q in kv_ops:
                 n = max(1, round(per_kv * length + per_q * c))
                 v += count * self._v.of(self.sim.run_op(dataclasses.replace(op, elems=n)))
         return v
