@@ -38,6 +38,8 @@ class OpResult:
         Time the compute units / the DRAM alone would need (one core's sequence).
     sim_wall_s
         Wall time the simulator spent on this op (cached results keep the first value).
+    idle_cores
+        xPU cores that got no tile of the op (0 for PIM and vector ops).
     """
 
     name: str
@@ -57,6 +59,7 @@ class OpResult:
     mapping: Mapping | None = None
     parts: tuple[OpResult, ...] = ()
     sim_wall_s: float = 0.0
+    idle_cores: int = 0
 
     @property
     def energy_j(self) -> float:
@@ -71,7 +74,7 @@ class OpResult:
             "roofline_seconds": self.roofline_seconds, "bound": self.bound,
             "utilisation": self.utilisation, "macs": self.macs, "dram_bytes": self.dram_bytes,
             "compute_seconds": self.compute_seconds, "memory_seconds": self.memory_seconds,
-            "tiles": self.tiles, "sim_wall_s": self.sim_wall_s,
+            "tiles": self.tiles, "sim_wall_s": self.sim_wall_s, "idle_cores": self.idle_cores,
             "mapping": None if self.mapping is None else vars(self.mapping).copy(),
             "parts": [p.as_dict() for p in self.parts],
         }
