@@ -22,12 +22,17 @@ from mixforge.sim.engine.pipeline import (
 )
 from mixforge.sim.mapping.actions import ActionCounts
 from mixforge.sim.mapping.cycles import can_continue, stream_cycles, tail_cycles, tile_cycles
-from mixforge.sim.mapping.mapper import Mapping
+from mixforge.sim.mapping.mapper import Mapping, rank_gemm
 from mixforge.sim.mapping.ops import Gemm
 from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 from mixforge.sim.mapping.tiles import TileSet, enumerate_tiles, gemm_actions, tensor_tile_bytes
 
-__all__ = ["GemmTiming", "simulate_gemm", "Layout"]
+__all__ = ["GemmTiming", "simulate_gemm", "simulate_best", "Layout", "REFINE_TOP", "REFINE_TILES"]
+
+#: Mapper candidates simulated per op (the estimate ranks them; the simulation decides) ...
+REFINE_TOP = 6
+#: ... when the best-ranked candidate has at most this many tiles (else the first is kept).
+REFINE_TILES = 20_000
 
 Layout = Literal["tiled", "row_major"]
 
@@ -150,6 +155,28 @@ def _occupancy(spec: ArraySpec, lanes: int, ts: TileSet, cb: np.ndarray, gid: np
     occ[heads] = run_occ[inv] - cont_eff
     tail = tail_cycles(spec, lanes, *shape_of[int(inv[-1])], group)
     return occ, head, tail
+
+
+def simulate_best(arch: ArchConfig, op: Gemm, xpu_bw_bytes_per_s: float,
+                  layout: Layout = "tiled") -> tuple[GemmTiming, Mapping]:
+    """Map ``op`` (:func:`~mixforge.sim.mapping.mapper.rank_gemm`) and simulate the
+    :data:`REFINE_TOP` best-ranked mappings, keeping the fastest (ties: the better-ranked).
+
+    The mapper's estimate uses peak bandwidth and whole waves; the simulation adds the DRAM
+    model and the per-core pipelines, so the final choice is made on simulated time.
+    """
+    cands = rank_gemm(op, arch.xpu, xpu_bw_bytes_per_s, top=REFINE_TOP)
+    first = cands[0]
+    trips = -(-op.m // first.tm) * -(-op.k // first.tk) * -(-op.n // first.tn) * op.batch
+    if trips > REFINE_TILES:
+        cands = cands[:1]
+    best: tuple[GemmTiming, Mapping] | None = None
+    for mp in cands:
+        g = simulate_gemm(arch, op, mp, layout)
+        if best is None or g.cycles < best[0].cycles:
+            best = (g, mp)
+    assert best is not None
+    return best
 
 
 def simulate_gemm(arch: ArchConfig, op: Gemm, mp: Mapping, layout: Layout = "tiled",

@@ -22,7 +22,7 @@ from mixforge.sim.mapping.cycles import can_continue, tile_cycles
 from mixforge.sim.mapping.ops import Gemm
 from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 
-__all__ = ["Mapping", "map_gemm", "tile_buffer_bytes", "ORDERS"]
+__all__ = ["Mapping", "map_gemm", "rank_gemm", "tile_buffer_bytes", "ORDERS"]
 
 #: Loop orders, outermost first.
 ORDERS = tuple("".join(p) for p in itertools.permutations("mkn"))
@@ -138,13 +138,21 @@ def _dram_reads(xpu: XpuConfig, order: str, trips: dict[str, np.ndarray], tile_a
 
 def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
              orders: tuple[str, ...] = ORDERS, split_outputs: bool = False) -> Mapping:
+    """The best-ranked mapping of :func:`rank_gemm`."""
+    return rank_gemm(op, xpu, bw_bytes_per_s, orders, split_outputs)[0]
+
+
+def rank_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
+              orders: tuple[str, ...] = ORDERS, split_outputs: bool = False,
+              top: int = 1) -> list[Mapping]:
     """Choose tile sizes, loop order and double buffering for ``op`` on ``xpu``.
 
     Minimises the estimated time ``max(compute, traffic / bw)`` (or their sum without double
-    buffering), ties broken by DRAM traffic. Raises ``ConfigError`` when not even the smallest
-    tile fits the SRAM buffers. ``orders`` limits the loop orders tried; ``split_outputs``:
-    cores take whole output tiles (the two outer loops, an L2-resident block), not chunks of the
-    outermost loop.
+    buffering); compute counts whole waves of the outer loop over the cores. Returns the
+    ``top`` best candidates, best first (for the engine to simulate and pick from). Raises
+    ``ConfigError`` when not even the smallest tile fits the SRAM buffers. ``orders`` limits
+    the loop orders tried; ``split_outputs``: cores take whole output tiles (the two outer
+    loops, an L2-resident block), not chunks of the outermost loop.
     """
     lanes = xpu.pe.lanes(op.w, op.a)
     spec = xpu.array
@@ -231,9 +239,25 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
     # within 2% of the best estimate (the estimate is not finer than that): the fewest array
     # cycles, then the fewest tiles (cheaper to simulate), then the least traffic
     near = est <= est.min() * 1.02
-    j = int(np.lexsort((traffic, tiles, comp, ~near))[0])
-    i = int(idx[j])
-    return Mapping(int(tm[i]), int(tk[i]), int(tn[i]), ORDERS[int(ois[j])], bool(db[i]))
+    ranked = np.lexsort((traffic, tiles, comp, ~near))
+    out = [int(ranked[0])]
+    seen = {(int(tm[idx[out[0]]]), int(tn[idx[out[0]]]))}
+    for j in np.lexsort((tiles, est)).tolist():  # next-best estimates, other output tiles
+        if len(out) >= top:
+            break
+        side = (int(tm[idx[j]]), int(tn[idx[j]]))
+        if side not in seen:
+            seen.add(side)
+            out.append(j)
+    if top > 1:  # each with its longest K tile too (fewer, larger DMA transfers)
+        for j in list(out):
+            same = np.flatnonzero((tm[idx] == tm[idx[j]]) & (tn[idx] == tn[idx[j]])
+                                  & (ois == ois[j]) & (db[idx] == db[idx[j]]))
+            jk = int(same[np.argmax(tk[idx[same]])])
+            if jk not in out:
+                out.append(jk)
+    return [Mapping(int(tm[idx[j]]), int(tk[idx[j]]), int(tn[idx[j]]), ORDERS[int(ois[j])],
+                    bool(db[idx[j]])) for j in out]
 
 
 def _edges(dim: int, t: int) -> list[tuple[int, int]]:
