@@ -31,7 +31,7 @@ __all__ = ["GemmTiming", "simulate_gemm", "simulate_best", "Layout", "REFINE_TOP
 
 #: Mapper candidates simulated per op (the estimate ranks them; the simulation decides) ...
 REFINE_TOP = 6
-#: ... when the best-ranked candidate has at most this many tiles (else the first is kept).
+#: ... each of at most this many tiles (the best-ranked one is always simulated).
 REFINE_TILES = 20_000
 
 Layout = Literal["tiled", "row_major"]
@@ -163,13 +163,17 @@ def simulate_best(arch: ArchConfig, op: Gemm, xpu_bw_bytes_per_s: float,
     :data:`REFINE_TOP` best-ranked mappings, keeping the fastest (ties: the better-ranked).
 
     The mapper's estimate uses peak bandwidth and whole waves; the simulation adds the DRAM
-    model and the per-core pipelines, so the final choice is made on simulated time.
+    model and the per-core pipelines (memory shared by the concurrently active cores), so on a
+    multi-core xPU the final choice is made on simulated time (candidates of at most
+    :data:`REFINE_TILES` tiles besides the first).
     """
-    cands = rank_gemm(op, arch.xpu, xpu_bw_bytes_per_s, top=REFINE_TOP)
-    first = cands[0]
-    trips = -(-op.m // first.tm) * -(-op.k // first.tk) * -(-op.n // first.tn) * op.batch
-    if trips > REFINE_TILES:
-        cands = cands[:1]
+    multi = arch.xpu.cores > 1  # one core: no sharing, the estimate ranks well enough
+    cands = rank_gemm(op, arch.xpu, xpu_bw_bytes_per_s, top=REFINE_TOP if multi else 1)
+
+    def n_tiles(mp: Mapping) -> int:
+        return -(-op.m // mp.tm) * -(-op.k // mp.tk) * -(-op.n // mp.tn) * op.batch
+
+    cands = cands[:1] + [mp for mp in cands[1:] if n_tiles(mp) <= REFINE_TILES]
     best: tuple[GemmTiming, Mapping] | None = None
     for mp in cands:
         g = simulate_gemm(arch, op, mp, layout)
