@@ -202,7 +202,8 @@ def rank_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
         if order not in orders:
             continue
         outer = trips[order[0]] * op.batch
-        if split_outputs and order[2] == "k":
+        whole = order[2] == "k" and (split_outputs or op.batch < xpu.cores)
+        if whole:  # K innermost: cores take whole output tiles (both outer loops)
             outer = outer * trips[order[1]]
         cores = np.minimum(xpu.cores, outer)
         # tiles that keep the stationary block run as one fold when every loop inside the
@@ -227,6 +228,13 @@ def rank_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
             traffic = (a_total * ra + b_total * rb + o_final
                        + np.where(ko > 1, (2 * ko - 2) * o_part, 0.0)) * op.batch
             ra0, rb0 = _dram_reads(xpu, order, trips, tile_a, tile_b, cores, use_l2=False)
+            if whole:
+                # every output tile reads its A row panel and B column panel; with an L2 the
+                # first core to need a tile brings it from DRAM, the others hit the L2
+                ra0, rb0 = trips["n"].astype(np.float64), trips["m"].astype(np.float64)
+                one = np.ones_like(ra0) if xpu.l2 is not None else None
+                ra, rb = (one, one) if one is not None else (ra0, rb0)
+                traffic = (a_total * ra + b_total * rb + o_final) * op.batch
             on_chip = (a_total * (ra0 - ra) + b_total * (rb0 - rb)) * op.batch
             mem_s = traffic / bw_bytes_per_s
             if xpu.l2 is not None:
@@ -242,13 +250,20 @@ def rank_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
     ranked = np.lexsort((traffic, tiles, comp, ~near))
     out = [int(ranked[0])]
     seen = {(int(tm[idx[out[0]]]), int(tn[idx[out[0]]]))}
-    for j in np.lexsort((tiles, est)).tolist():  # next-best estimates, other output tiles
+    # then alternately the next-best estimates and, within 25% of the best, the fewest tiles
+    # (the DRAM model favours larger transfers than the estimate sees), other output tiles
+    by_est = np.lexsort((tiles, est)).tolist()
+    ok = np.flatnonzero(est <= est.min() * 1.25)
+    by_tiles = ok[np.lexsort((est[ok], tiles[ok]))].tolist()
+    for j in itertools.chain.from_iterable(itertools.zip_longest(by_est, by_tiles)):
         if len(out) >= top:
             break
+        if j is None:
+            continue
         side = (int(tm[idx[j]]), int(tn[idx[j]]))
         if side not in seen:
             seen.add(side)
-            out.append(j)
+            out.append(int(j))
     if top > 1:  # each with its longest K tile too (fewer, larger DMA transfers)
         for j in list(out):
             same = np.flatnonzero((tm[idx] == tm[idx[j]]) & (tn[idx] == tn[idx[j]])
