@@ -18,7 +18,7 @@ from mixforge.errors import ConfigError
 from mixforge.hw.specs import ArraySpec
 from mixforge.models.formats import get_format
 from mixforge.sim.arch.xpu import XpuConfig
-from mixforge.sim.mapping.cycles import can_continue, tile_cycles
+from mixforge.sim.mapping.cycles import can_continue, grid_cycles, tile_cycles
 from mixforge.sim.mapping.ops import Gemm
 from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 
@@ -99,6 +99,23 @@ def _wave_sizes(dim: int, unit: int, cores: int, batch: int, waves: int = 4) -> 
     return sorted({min(dim, unit * -(-units // (per * w))) for w in range(1, waves + 1)})
 
 
+def _wave_pairs(dim: int, unit: int, other: int, other_sides: list[int], cores: int,
+                batch: int, waves: int = 3) -> set[int]:
+    """Sides along ``dim`` that, with each side of the other output dimension, make close to a
+    whole number of waves of output tiles over the cores (cores taking whole output tiles)."""
+    per = cores // max(batch, 1)
+    if per <= 1:
+        return set()
+    units = -(-dim // unit)
+    out = set()
+    for side in other_sides:
+        trips = -(-other // side)
+        for w in range(1, waves + 1):
+            want = max(1, (w * per) // trips)
+            out.add(min(dim, unit * -(-units // want)))
+    return out
+
+
 def _refetch(order: str, deps: str, trips: dict[str, np.ndarray]) -> np.ndarray:
     """How often a tensor depending on loops ``deps`` is re-read: the trip counts of the loops
     outside its innermost dependent loop that it does not depend on."""
@@ -171,7 +188,9 @@ def rank_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
         cm = _sizes(op.m, r, 7, 2) + _wave_sizes(op.m, r, xpu.cores, op.batch)
         ck, cn = _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2) + _wave_sizes(op.n, c, xpu.cores,
                                                                             op.batch)
-    cm, cn = sorted(set(cm)), sorted(set(cn))
+    um = 16 if spec.dataflow == "ws" else r
+    cm, cn = sorted(set(cm) | _wave_pairs(op.m, um, op.n, cn, xpu.cores, op.batch)), \
+        sorted(set(cn) | _wave_pairs(op.n, c, op.m, cm, xpu.cores, op.batch))
     grid = np.array(list(itertools.product(cm, ck, cn, (True, False))), dtype=np.int64)
     tm, tk, tn, db = grid[:, 0], grid[:, 1], grid[:, 2], grid[:, 3].astype(bool)
     wb, ab, ob = tile_buffer_bytes(op, xpu, tm, tk, tn, db)
@@ -287,6 +306,8 @@ def _array_cycles(op: Gemm, spec: ArraySpec, lanes: int, group: int | None, tm: 
     """Array cycles of one GEMM per candidate tiling (edge tiles exact): every tile on its own,
     and with the tiles along the streamed dimension merged into one fold run
     (:func:`~mixforge.sim.mapping.cycles.can_continue`); and whether they can merge."""
+    if group is None and spec.acc_depth is None:
+        return grid_cycles(spec, lanes, (op.m, op.k, op.n), tm, tk, tn)
     size = {"m": op.m, "k": op.k, "n": op.n}
     sep = np.empty(tm.size)
     run = np.empty(tm.size)
