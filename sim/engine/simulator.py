@@ -280,6 +280,15 @@ class Simulator:
             blk = map_l2(op, arch.xpu, arch.hbm.peak_bw_bytes_per_s)
             if blk is None:
                 g, mapping = self._mapped(op)
+                # fits the L2: blocks with multicast operand reads may still be faster
+                alt = (map_l2(op, arch.xpu, arch.hbm.peak_bw_bytes_per_s, force=True)
+                       if arch.xpu.l2_multicast > 1 else None)
+                if alt is not None:
+                    g2, inner2 = simulate_blocked(arch, op, alt, self._inner_mappings,
+                                                  self.layout)
+                    if g2.cycles < g.cycles:
+                        g, mapping = g2, dataclasses.replace(
+                            inner2, l2_bm=alt.bm, l2_bn=alt.bn, l2_order=alt.order)
             else:  # too big for the L2: blocks from DRAM into the L2, tiles from the L2
                 g, inner = simulate_blocked(arch, op, blk, self._inner_mappings, self.layout)
                 mapping = dataclasses.replace(inner, l2_bm=blk.bm, l2_bn=blk.bn,
