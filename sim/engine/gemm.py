@@ -30,7 +30,7 @@ from mixforge.sim.mapping.tiles import TileSet, enumerate_tiles, gemm_actions, t
 __all__ = ["GemmTiming", "simulate_gemm", "simulate_best", "Layout", "REFINE_TOP", "REFINE_TILES"]
 
 #: Mapper candidates simulated per op (the estimate ranks them; the simulation decides) ...
-REFINE_TOP = 6
+REFINE_TOP = 8
 #: ... each of at most this many tiles (the best-ranked one is always simulated).
 REFINE_TILES = 20_000
 
