@@ -29,6 +29,14 @@ PREFIX_ITERATIONS = 2
 PREFIX_TILES = 1 << 18
 
 
+def _with_dim(op: Gemm, dim: str, size: int) -> Gemm:
+    if dim == "m":
+        return dataclasses.replace(op, m=size)
+    if dim == "k":
+        return dataclasses.replace(op, k=size)
+    return dataclasses.replace(op, n=size)
+
+
 def _lerp(a: float, b: float, f: float) -> float:
     return a + (b - a) * f
 
@@ -55,8 +63,8 @@ def simulate_periodic(arch: ArchConfig, op: Gemm, mp: Mapping,
     if iters <= q + 2 or per_iter * (q + 1) > PREFIX_TILES:
         return None
     full, rem = divmod(dim, tile)  # the prefixes end with the real (partial) last tile
-    a = simulate_gemm(arch, dataclasses.replace(op, **{d0: q * tile + rem}), mp, layout)
-    b = simulate_gemm(arch, dataclasses.replace(op, **{d0: (q + 1) * tile + rem}), mp, layout)
+    a = simulate_gemm(arch, _with_dim(op, d0, q * tile + rem), mp, layout)
+    b = simulate_gemm(arch, _with_dim(op, d0, (q + 1) * tile + rem), mp, layout)
     f = full - q
     return GemmTiming(
         cycles=math.ceil(_lerp(a.cycles, b.cycles, f) - 1e-9),
