@@ -47,7 +47,9 @@ class GemmTiming:
         Core cycles from the first DMA to the last output (all cores, batch included).
     compute_cycles
         Array cycles summed over all tiles (+ the array's tail): the op with an infinitely fast
-        memory on one core. Equals ``ArraySpec.gemm_cycles`` for a one-tile mapping.
+        memory on one core. Equals ``ArraySpec.gemm_cycles`` for a one-tile mapping, and
+        SCALE-Sim's single-pass count (``ArraySpec.gemm_cycles`` of the whole GEMM, no double
+        buffering) for one-fold tiles whose runs along the streamed dimension merge.
     dma_cycles
         DMA busy cycles of one core's sequence (what the memory alone would take).
     tiles

@@ -3,7 +3,13 @@
 The dataflow decides which GEMM dimensions are spatial (WS: K on rows, N on columns, M streamed;
 OS: M on rows, N on columns, K streamed); everything else is shared. Candidates are scored
 analytically and in one vectorised pass (traffic from loop-order reuse, compute from the array
-spec, SRAM capacity as a hard constraint); the engine then simulates the winner tile by tile.
+spec, SRAM capacity as a hard constraint); the engine then simulates the best few tile by tile.
+
+Compute estimates follow ``ArraySpec`` per tile (edges exact), merge one-fold tiles that keep
+the stationary block along the streamed dimension (:mod:`mixforge.sim.mapping.cycles`), and
+count whole waves: the busiest core runs ``ceil(outer / cores)`` of the outer loop's indices
+(with K innermost, cores take whole output tiles, so the outer loop is the M x N tile grid).
+Tile sides include ones that make close to whole waves over the device's cores.
 """
 
 from __future__ import annotations
