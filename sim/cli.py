@@ -24,8 +24,12 @@ def register(subparsers: dict[str, Any]) -> None:
                         "default: the PE's first mode")
     p.add_argument("--batch", type=int, default=1, help="independent GEMMs (own weights each)")
     p.add_argument("--group-size", type=int, default=0, help="weight quantization group along K")
+    p.add_argument("--dispatch", choices=("best", "threshold", "xpu", "pim"), default=None,
+                   help="where the op runs on a device with PIM: best (default: simulate xPU "
+                        "and PIM, keep the faster), threshold (Duplex: PIM below the device's "
+                        "pim.opb_threshold FLOP/B), xpu or pim (forced)")
     p.add_argument("--unit", choices=("xpu", "pim"), default=None,
-                   help="force the unit (default: the Op/B dispatch policy)")
+                   help="same as --dispatch xpu|pim (kept for old scripts)")
     p.add_argument("--pe-rtl", metavar="JSON", default=None,
                    help="per-PE energy/area from `mixforge synth pe --json` (overrides the "
                         "YAML's xpu.pe.rtl)")
@@ -85,14 +89,20 @@ def cmd_op(args: argparse.Namespace) -> int:
     w, a = _parse_formats(args.formats, (first.w, first.a))
     op = Gemm(m=m, k=k, n=n, batch=args.batch, w=w, a=a, group_size=args.group_size,
               shared_b=args.batch == 1, name=f"gemm {m}x{k}x{n}")
-    sim = Simulator(arch)
-    res = sim.run_op(op, args.unit)
+    if args.unit and args.dispatch and args.unit != args.dispatch:
+        from mixforge.errors import ConfigError
+
+        raise ConfigError(f"--unit {args.unit} contradicts --dispatch {args.dispatch}",
+                          path="--unit")
+    sim = Simulator(arch, dispatch=args.unit or args.dispatch or "best")
+    res = sim.run_op(op)
     out = res.as_dict()
     out["hw"] = arch.name
     area = pe_area(arch)
     out["pe_rtl"] = area
     print(f"{op.name} on {arch.name} ({res.unit}), w={op.w} a={op.a}")
-    rows = [("cycles", f"{res.cycles:,}"), ("time", f"{res.seconds * 1e6:,.3f} us"),
+    rows = [("dispatch", res.dispatch), ("cycles", f"{res.cycles:,}"),
+            ("time", f"{res.seconds * 1e6:,.3f} us"),
             ("roofline", f"{res.roofline_seconds * 1e6:,.3f} us "
                          f"({res.roofline_seconds / res.seconds:.1%} of simulated)"),
             ("bound", res.bound), ("utilisation", f"{res.utilisation:.1%}"),
@@ -121,5 +131,11 @@ def cmd_op(args: argparse.Namespace) -> int:
     for key, val in rows:
         print(f"  {key:<{width}}  {val}")
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        import os
+
+        dest = Path(args.json)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        tmp.write_text(json.dumps(out, indent=2) + "\n")
+        os.replace(tmp, dest)
+        print(f"wrote {dest}")
     return 0
