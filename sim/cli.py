@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["register", "cmd_op"]
+__all__ = ["register", "cmd_op", "cmd_validate"]
 
 
 def register(subparsers: dict[str, Any]) -> None:
@@ -35,6 +35,17 @@ def register(subparsers: dict[str, Any]) -> None:
                         "YAML's xpu.pe.rtl)")
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
     p.set_defaults(func=cmd_op)
+
+    v = subparsers["sim"].add_parser(
+        "validate", help="compare the simulator with published measurements on real hardware",
+        description="Simulate every entry of a measurement file (published GEMM, bandwidth and "
+                    "LLM decode measurements on A100/H100/A10) on its device file; print "
+                    "predicted vs measured and the error of each. Exit code 1 when any gated "
+                    "entry misses its stored tolerance.")
+    v.add_argument("--data", metavar="YAML", default=None,
+                   help="measurement file (default: examples/validation/measurements.yaml)")
+    v.add_argument("--json", metavar="OUT", help="also write the report as JSON")
+    v.set_defaults(func=cmd_validate)
 
 
 def _parse_gemm(text: str) -> tuple[int, int, int]:
@@ -139,3 +150,22 @@ def cmd_op(args: argparse.Namespace) -> int:
         os.replace(tmp, dest)
         print(f"wrote {dest}")
     return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Handler of ``mixforge sim validate``: 0 when every gated entry is within tolerance."""
+    import json
+    import os
+    from pathlib import Path
+
+    from mixforge.sim.validate import DEFAULT_DATA, render, validate
+
+    report = validate(args.data or DEFAULT_DATA)
+    print(render(report))
+    if args.json:
+        dest = Path(args.json)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        tmp.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+        os.replace(tmp, dest)
+        print(f"wrote {dest}")
+    return 0 if report.ok else 1
