@@ -272,8 +272,10 @@ def _step_seconds(sim: Simulator, op: OpSpec, q_len: int, kv_len: int) -> tuple[
                             group_size=op.group_size, name="lm_head"))]
     secs = spec.num_hidden_layers * sum(r.seconds for r in layer) + sum(r.seconds
                                                                         for r in head)
-    mem = sum(r.seconds for r in layer if r.bound == "memory")
-    return secs, "memory" if mem > 0.5 * sum(r.seconds for r in layer) else "compute"
+    by_bound: dict[str, float] = {}
+    for r in layer:
+        by_bound[r.bound] = by_bound.get(r.bound, 0.0) + r.seconds
+    return secs, max(by_bound, key=lambda b: by_bound[b])  # where most of a layer's time goes
 
 
 def _prefill_seconds(sim: Simulator, op: OpSpec) -> tuple[float, str]:
