@@ -82,6 +82,22 @@ def _parse_formats(text: str | None, default: tuple[str, str]) -> tuple[str, str
     return w, a
 
 
+def _power_rows(arch: Any, res: Any) -> list[tuple[str, str]]:
+    """Average power (node-scaled energy), the clock the op ran at, and the DRAM model."""
+    from mixforge.sim.engine.dram import DRAM_MODEL
+    from mixforge.sim.engine.dvfs import DVFS_LAW
+
+    rows = [("power", f"{res.power_w:,.1f} W average (energy tables at "
+                      f"{arch.energy.node_nm:g} nm)")]
+    if res.clock_hz:
+        lim = arch.xpu.power_limit_w
+        why = (f"power-limited: sustained clock under {lim:g} W ({DVFS_LAW})"
+               if res.power_limited else "boost clock" + (f", within {lim:g} W" if lim else ""))
+        rows.append(("clock", f"{res.clock_hz / 1e9:.3f} GHz, {why}"))
+    rows.append(("DRAM model", DRAM_MODEL))
+    return rows
+
+
 def cmd_op(args: argparse.Namespace) -> int:
     """Handler of ``mixforge sim op``; library errors propagate to ``cli.main`` (exit 2)."""
     import json
@@ -131,6 +147,7 @@ def cmd_op(args: argparse.Namespace) -> int:
     for comp, joules in res.energy.as_dict().items():
         share = joules / res.energy_j if res.energy_j else 0.0
         rows.append((f"  {comp[:-2]}", f"{joules * 1e6:,.3f} uJ ({share:.1%})"))
+    rows += _power_rows(arch, res)
     if area is not None:
         rows.append(("PE (RTL)", f"{area['pe']}: {area['transistors_per_pe']:,} transistors "
                                  f"({area['core_transistors_per_pe']:,} core), "

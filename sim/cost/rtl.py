@@ -160,7 +160,7 @@ def with_pe_rtl(arch: ArchConfig, rtl: PeRtl | str | Path) -> ArchConfig:
 
 def rtl_mac_pj(rtl: PeRtl, cfg: EnergyConfig) -> float:
     """Energy of one MAC on the measured PE (module doc)."""
-    return cfg.rtl_ref_mac_pj * rtl.core_transistors / cfg.rtl_ref_transistors * cfg.mac_scale
+    return cfg.ref_mac_pj * rtl.core_transistors / cfg.rtl_ref_transistors * cfg.mac_scale
 
 
 def _pes(arch: ArchConfig) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mixforge.sim.cost.energy import EnergyBreakdown
+from mixforge.sim.engine.dram import DRAM_MODEL
 from mixforge.sim.engine.interference import Interference
 from mixforge.sim.mapping.actions import ActionCounts
 from mixforge.sim.mapping.mapper import Mapping
@@ -41,6 +42,9 @@ class OpResult:
     dispatch
         Why the op ran on ``unit``: the policy and its evidence, e.g.
         ``"best: xpu 117 us <= pim 477 us"`` or ``"threshold: Op/B 3.9 < 32 -> pim"``.
+    clock_hz, power_limited
+        xPU clock the op ran at (0: not recorded), and whether it is below the boost clock
+        because the op would exceed ``xpu.power_limit_w`` (:mod:`mixforge.sim.engine.dvfs`).
     """
 
     name: str
@@ -61,10 +65,17 @@ class OpResult:
     parts: tuple[OpResult, ...] = ()
     sim_wall_s: float = 0.0
     dispatch: str = ""
+    clock_hz: float = 0.0
+    power_limited: bool = False
 
     @property
     def energy_j(self) -> float:
         return self.energy.total_j
+
+    @property
+    def power_w(self) -> float:
+        """Average power over the op."""
+        return self.energy_j / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the ``mixforge sim op --json`` payload)."""
@@ -77,6 +88,8 @@ class OpResult:
             "utilisation": self.utilisation, "macs": self.macs, "dram_bytes": self.dram_bytes,
             "compute_seconds": self.compute_seconds, "memory_seconds": self.memory_seconds,
             "tiles": self.tiles, "sim_wall_s": self.sim_wall_s,
+            "average_power_w": self.power_w, "clock_hz": self.clock_hz,
+            "power_limited": self.power_limited, "dram_model": DRAM_MODEL,
             "mapping": None if self.mapping is None else vars(self.mapping).copy(),
             "parts": [p.as_dict() for p in self.parts],
         }

@@ -28,7 +28,8 @@ def test_issue_op_goes_to_the_faster_unit() -> None:
     pim = Simulator(DUPLEX, dispatch="pim").run_op(ISSUE_OP)
     assert pim.seconds > 2 * xpu.seconds  # the case the Op/B threshold gets wrong
     assert best.unit == "xpu" and best.seconds == xpu.seconds
-    assert best.dispatch == "best: xpu 117 us <= pim 477.4 us"
+    assert best.dispatch.startswith("best: xpu ") and " <= pim " in best.dispatch
+    assert f"pim {pim.seconds * 1e6:.4g} us" in best.dispatch
 
 
 def test_threshold_is_a_named_policy_with_its_reason() -> None:
@@ -86,7 +87,7 @@ def test_cli_dispatch_prints_and_stores_the_reason(tmp_path: Path,
     out = tmp_path / "r.json"
     assert main([*args, "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "(xpu)" in text and "best: xpu 117 us" in text
+    assert "(xpu)" in text and "best: xpu " in text and " <= pim " in text
     assert json.loads(out.read_text())["dispatch"].startswith("best: xpu")
     assert main([*args, "--dispatch", "threshold"]) == 0
     assert "threshold: Op/B 3.87 < 32 -> pim" in capsys.readouterr().out
