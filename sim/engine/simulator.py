@@ -312,6 +312,7 @@ class Simulator:
         arch = self.arch
         freq = arch.xpu.freq_hz
         mapping = None
+        idle = 0
         macs = op.macs if isinstance(op, Gemm) else 0
         if unit == "xpu" and isinstance(op, Gemm):
             blk = map_l2(op, arch.xpu, arch.hbm.peak_bw_bytes_per_s)
@@ -324,7 +325,7 @@ class Simulator:
                                               l2_order=blk.order)
             cycles, secs = g.cycles, g.cycles / freq
             comp_s, mem_s = g.compute_cycles / freq / g.active_cores, g.dma_cycles / freq
-            dram, tiles, actions = g.dram_bytes, g.tiles, g.actions
+            dram, tiles, actions, idle = g.dram_bytes, g.tiles, g.actions, g.idle_cores
         else:
             if unit == "xpu":
                 assert isinstance(op, Vector)
@@ -347,7 +348,7 @@ class Simulator:
         return OpResult(name=op.name, unit=unit, cycles=cycles, seconds=secs, energy=energy,
                         roofline_seconds=roof, bound=bound, utilisation=util, macs=macs,
                         dram_bytes=dram, compute_seconds=comp_s, memory_seconds=mem_s,
-                        tiles=tiles, actions=actions, mapping=mapping)
+                        tiles=tiles, actions=actions, mapping=mapping, idle_cores=idle)
 
     def _combine(self, name: str, parts: tuple[OpResult, ...]) -> OpResult:
         secs = sum(p.seconds for p in parts)

@@ -10,6 +10,11 @@ only adapts them to SRAM tiles and SIMD lanes and never restates them.
   ends ``gemm_cycles - occupancy`` cycles after the last tile's occupancy (``-1`` for SCALE-Sim's
   schedule). For one tile the sum is exactly ``ArraySpec.gemm_cycles``; without double buffering
   it is exactly SCALE-Sim's count for any tiling that streams the whole M (WS) per fold.
+* A run of consecutive one-fold tiles with the same stationary block (WS: weights, OS:
+  accumulators) is one fold whose stream is the run's summed stream (:func:`can_continue`):
+  splitting the streamed dimension into SRAM tiles reloads nothing, so the run costs what
+  ``ArraySpec`` gives for the merged tile (SCALE-Sim's single-pass schedule when the run covers
+  the whole streamed dimension).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from functools import lru_cache
 
 from mixforge.hw.specs import ArraySpec
 
-__all__ = ["tile_cycles", "tail_cycles", "gemm_compute_cycles"]
+__all__ = ["tile_cycles", "tail_cycles", "gemm_compute_cycles", "one_fold", "can_continue",
+           "stream_cycles"]
 
 
 def _div_up(a: int, b: int) -> int:
@@ -53,3 +59,31 @@ def gemm_compute_cycles(spec: ArraySpec, lanes: int, m: int, k: int, n: int,
     """Compute cycles of a whole GEMM mapped as one tile (``ArraySpec.gemm_cycles``)."""
     ke, ge = _eff(k, lanes, group)
     return spec.gemm_cycles(m, ke, n, ge)
+
+
+def one_fold(spec: ArraySpec, lanes: int, tm: int, tk: int, tn: int,
+             group: int | None = None) -> bool:
+    """Whether a ``tm x tk x tn`` tile is a single array fold (``ArraySpec.fold_streams``)."""
+    ke, ge = _eff(tk, lanes, group)
+    return len(spec.fold_streams(tm, ke, tn, ge)) == 1
+
+
+def can_continue(spec: ArraySpec, lanes: int, tm: int, tk: int, tn: int,
+                 group: int | None = None) -> bool:
+    """Whether the next tile of the same stationary operand continues this tile's fold.
+
+    A one-fold tile keeps the array's stationary operand (WS: the ``tk x tn`` weights; OS: the
+    ``tm x tn`` accumulators); a following tile with the same stationary block only lengthens
+    the stream (WS: more M rows through the loaded weights, the outputs leave as partial sums;
+    OS: more K beats into the same accumulators), as :meth:`ArraySpec.schedule` runs one fold
+    with the summed stream length. Not for OS with groups (a group ends an OS fold) nor for
+    WS M-chunked arrays (``acc_depth``: the chunks are folds of their own).
+    """
+    if spec.acc_depth is not None or (spec.dataflow == "os" and group):
+        return False
+    return one_fold(spec, lanes, tm, tk, tn, group)
+
+
+def stream_cycles(spec: ArraySpec, lanes: int, tm: int, tk: int) -> int:
+    """Streamed beats of a one-fold tile: WS ``tm`` rows, OS ``ceil(tk / lanes)`` K beats."""
+    return tm if spec.dataflow == "ws" else _div_up(tk, lanes)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixforge.errors import ConfigError
+from mixforge.hw.specs import ArraySpec
 from mixforge.models.formats import get_format
 from mixforge.sim.arch.xpu import XpuConfig
-from mixforge.sim.mapping.cycles import tile_cycles
+from mixforge.sim.mapping.cycles import can_continue, tile_cycles
 from mixforge.sim.mapping.ops import Gemm
 from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 
@@ -88,6 +89,16 @@ def _sizes(dim: int, unit: int, limit: int = 6, step: int = 4) -> list[int]:
     return vals
 
 
+def _wave_sizes(dim: int, unit: int, cores: int, batch: int, waves: int = 4) -> list[int]:
+    """Tile sides (multiples of ``unit``) that cut ``dim`` into close to a whole number of waves
+    over the cores a batch element gets: ``unit * ceil(units / (cores * w))``, ``w = 1..4``."""
+    per = cores // max(batch, 1)
+    if per <= 1:
+        return []
+    units = -(-dim // unit)
+    return sorted({min(dim, unit * -(-units // (per * w))) for w in range(1, waves + 1)})
+
+
 def _refetch(order: str, deps: str, trips: dict[str, np.ndarray]) -> np.ndarray:
     """How often a tensor depending on loops ``deps`` is re-read: the trip counts of the loops
     outside its innermost dependent loop that it does not depend on."""
@@ -142,11 +153,17 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
     k_unit = r * lanes if spec.dataflow == "ws" else 16 * lanes
     if group:  # keep K tiles group-aligned so folds split at group boundaries as in the RTL
         k_unit = math.lcm(k_unit, group)
-    # output tile sides in steps of 2 (the output buffer bounds their product), K in steps of 4
+    # output tile sides in steps of 2 (the output buffer bounds their product), K in steps of 4,
+    # plus sides that spread the tiles evenly over the cores in 1..4 waves
     if spec.dataflow == "ws":
-        cm, ck, cn = _sizes(op.m, 16, 9, 2), _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2)
+        cm = _sizes(op.m, 16, 9, 2) + _wave_sizes(op.m, 16, xpu.cores, op.batch)
+        ck, cn = _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2) + _wave_sizes(op.n, c, xpu.cores,
+                                                                            op.batch)
     else:
-        cm, ck, cn = _sizes(op.m, r, 7, 2), _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2)
+        cm = _sizes(op.m, r, 7, 2) + _wave_sizes(op.m, r, xpu.cores, op.batch)
+        ck, cn = _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2) + _wave_sizes(op.n, c, xpu.cores,
+                                                                            op.batch)
+    cm, cn = sorted(set(cm)), sorted(set(cn))
     grid = np.array(list(itertools.product(cm, ck, cn, (True, False))), dtype=np.int64)
     tm, tk, tn, db = grid[:, 0], grid[:, 1], grid[:, 2], grid[:, 3].astype(bool)
     wb, ab, ob = tile_buffer_bytes(op, xpu, tm, tk, tn, db)
@@ -162,9 +179,8 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
     tm, tk, tn, db, wb, ab = tm[fits], tk[fits], tn[fits], db[fits], wb[fits], ab[fits]
     trips = {"m": -(-op.m // tm), "k": -(-op.k // tk), "n": -(-op.n // tn)}
     n_tiles = trips["m"] * trips["k"] * trips["n"]
-    full = np.array([tile_cycles(spec, lanes, int(a), int(b), int(d), group)
-                     for a, b, d in zip(tm, tk, tn, strict=True)], dtype=np.float64)
-    comp_s = n_tiles * full / xpu.freq_hz * op.batch
+    stream = "m" if spec.dataflow == "ws" else "k"
+    comp_tiles, comp_runs, mergeable = _array_cycles(op, spec, lanes, group, tm, tk, tn, stream)
     a_total = math.ceil(op.m * op.k * _bits(op.a) / 8) if op.a_in_dram else 0
     b_total = math.ceil(op.k * op.n * _bits(op.w) / 8)
     if op.group_size:
@@ -173,7 +189,7 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
     o_part = op.m * op.n * xpu.pe.acc_bits / 8
     tile_a = tm * tk * _bits(op.a) / 8.0
     tile_b = tk * tn * _bits(op.w) / 8.0
-    best: tuple[float, float, int, int] | None = None
+    rows: list[tuple[np.ndarray, ...]] = []
     for oi, order in enumerate(ORDERS):
         if order not in orders:
             continue
@@ -181,6 +197,14 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
         if split_outputs and order[2] == "k":
             outer = outer * trips[order[1]]
         cores = np.minimum(xpu.cores, outer)
+        # tiles that keep the stationary block run as one fold when every loop inside the
+        # streamed loop has one trip (:func:`mixforge.sim.mapping.cycles.can_continue`)
+        inner = order[order.index(stream) + 1:]
+        merge = mergeable & np.all([trips[d] == 1 for d in inner], axis=0) if inner \
+            else mergeable
+        total = np.where(merge, comp_runs, comp_tiles) * op.batch
+        # whole waves: the busiest core runs ceil(outer / cores) of the outer loop's indices
+        comp_core = total * (-(-outer // cores)) / outer / xpu.freq_hz
         ra, rb = _dram_reads(xpu, order, trips, tile_a, tile_b, cores)
         ko = _refetch(order, "mn", trips)  # > 1 iff K is split outside the output's loops
         if split_outputs:
@@ -200,15 +224,45 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
             if xpu.l2 is not None:
                 mem_s = np.maximum(mem_s, on_chip / xpu.l2_bw_bytes_per_s)
         fill_s = (wb + ab) / 2 / (bw_bytes_per_s / cores)
-        est = np.where(db, np.maximum(comp_s / cores, mem_s) + fill_s, comp_s / cores + mem_s)
-        # within 2% of this order's best estimate, prefer the fewest tiles (cheaper to simulate,
-        # and the estimate is not finer than that), then the least traffic
-        near = est <= est.min() * 1.02
-        key = int(np.lexsort((traffic, n_tiles * op.batch, ~near))[0])
-        cand = (float(est[key]), float(traffic[key]), oi, key)
-        if best is None or cand[0] < best[0] * 0.98 or (cand[0] <= best[0] * 1.02
-                                                           and cand[1] < best[1]):
-            best = cand
-    assert best is not None
-    _, _, oi, i = best
-    return Mapping(int(tm[i]), int(tk[i]), int(tn[i]), ORDERS[oi], bool(db[i]))
+        est = np.where(db, np.maximum(comp_core, mem_s) + fill_s, comp_core + mem_s)
+        rows.append((est, np.round(total), n_tiles * op.batch, traffic,
+                     np.full(est.shape, oi), np.arange(est.size)))
+    est, comp, tiles, traffic, ois, idx = (np.concatenate(x) for x in zip(*rows, strict=True))
+    # within 2% of the best estimate (the estimate is not finer than that): the fewest array
+    # cycles, then the fewest tiles (cheaper to simulate), then the least traffic
+    near = est <= est.min() * 1.02
+    j = int(np.lexsort((traffic, tiles, comp, ~near))[0])
+    i = int(idx[j])
+    return Mapping(int(tm[i]), int(tk[i]), int(tn[i]), ORDERS[int(ois[j])], bool(db[i]))
+
+
+def _edges(dim: int, t: int) -> list[tuple[int, int]]:
+    """``(tile side, count)`` of a dimension cut into ``t``-sized tiles (the last smaller)."""
+    q, rem = divmod(dim, t)
+    return [(t, q)] + ([(rem, 1)] if rem else [])
+
+
+def _array_cycles(op: Gemm, spec: ArraySpec, lanes: int, group: int | None, tm: np.ndarray,
+                  tk: np.ndarray, tn: np.ndarray, stream: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Array cycles of one GEMM per candidate tiling (edge tiles exact): every tile on its own,
+    and with the tiles along the streamed dimension merged into one fold run
+    (:func:`~mixforge.sim.mapping.cycles.can_continue`); and whether they can merge."""
+    size = {"m": op.m, "k": op.k, "n": op.n}
+    sep = np.empty(tm.size)
+    run = np.empty(tm.size)
+    ok = np.zeros(tm.size, dtype=bool)
+    for i, t in enumerate(zip(tm.tolist(), tk.tolist(), tn.tolist(), strict=True)):
+        tile = dict(zip("mkn", t, strict=True))
+        parts = {d: _edges(size[d], tile[d]) for d in "mkn"}
+        sep[i] = sum(cm * ck * cn * tile_cycles(spec, lanes, sm, sk, sn, group)
+                     for sm, cm in parts["m"] for sk, ck in parts["k"] for sn, cn in parts["n"])
+        ok[i] = can_continue(spec, lanes, *t, group)
+        if ok[i]:
+            parts[stream] = [(size[stream], 1)]
+            run[i] = sum(cm * ck * cn * tile_cycles(spec, lanes, sm, sk, sn, group)
+                         for sm, cm in parts["m"] for sk, ck in parts["k"]
+                         for sn, cn in parts["n"])
+        else:
+            run[i] = sep[i]
+    return sep, run, ok
