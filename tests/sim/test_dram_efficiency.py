@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sim_devices import a100_like
 
+from mixforge.errors import ConfigError
 from mixforge.sim.arch import HBM2E, HBM3
 from mixforge.sim.arch.device import load_arch
 from mixforge.sim.arch.hbm import HbmConfig
@@ -94,6 +95,19 @@ def test_per_bank_refresh_hides_refresh_from_the_bus() -> None:
     assert pb.refresh_factor == 1.0 and pb.bank_refresh_factor > 1.0
     assert _stream_bw(pb) > _stream_bw(HBM2E)
     assert _stream_bw(pb) <= pb.peak_bw_bytes_per_s * (1 + 1e-9)
+
+
+def test_refresh_mode_from_yaml(tmp_path: Path) -> None:
+    src = (EXAMPLES / "ws32.yaml").read_text().replace("preset: hbm2e",
+                                                       "preset: hbm2e\n  refresh: per_bank")
+    good = tmp_path / "pb.yaml"
+    good.write_text(src)
+    assert load_arch(good).hbm.refresh == "per_bank"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(src.replace("per_bank", "sometimes"))
+    with pytest.raises(ConfigError) as exc:
+        load_arch(bad)
+    assert exc.value.path == "hbm.refresh" and "bad.yaml" in str(exc.value)
 
 
 def test_model_is_labelled_resource_bound() -> None:
