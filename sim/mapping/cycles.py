@@ -24,7 +24,7 @@ from functools import lru_cache
 from mixforge.hw.specs import ArraySpec
 
 __all__ = ["tile_cycles", "tail_cycles", "gemm_compute_cycles", "one_fold", "can_continue",
-           "stream_cycles"]
+           "stream_cycles", "stream_counts"]
 
 
 def _div_up(a: int, b: int) -> int:
@@ -35,6 +35,27 @@ def _eff(tk: int, lanes: int, group: int | None) -> tuple[int, int | None]:
     return _div_up(tk, lanes), (None if not group else _div_up(group, lanes))
 
 
+def stream_counts(spec: ArraySpec, m: int, k: int, n: int,
+                  group: int | None = None) -> list[tuple[int, int]]:
+    """``ArraySpec.fold_streams`` run-length encoded: ``(stream length, folds)`` pairs.
+
+    O(1) in the fold count; the order of the folds is not kept (occupancy sums do not need it).
+    """
+    chunks = [(k, 1)] if not group else [(group, k // group)] + ([(k % group, 1)] if k % group
+                                                                  else [])
+    chunks = [(ln, cnt) for ln, cnt in chunks if cnt and ln]
+    n_tiles = _div_up(n, spec.cols)
+    if spec.dataflow == "ws":
+        k_folds = sum(cnt * _div_up(ln, spec.rows) for ln, cnt in chunks)
+        per = k_folds * n_tiles
+        if spec.acc_depth is None:
+            return [(m, per)]
+        d = spec.acc_depth
+        out = [(d, (m // d) * per)] if m // d else []
+        return out + ([(m % d, per)] if m % d else [])
+    return [(ln, cnt * _div_up(m, spec.rows) * n_tiles) for ln, cnt in chunks]
+
+
 @lru_cache(maxsize=65536)
 def tile_cycles(spec: ArraySpec, lanes: int, tm: int, tk: int, tn: int,
                 group: int | None = None) -> float:
@@ -43,7 +64,7 @@ def tile_cycles(spec: ArraySpec, lanes: int, tm: int, tk: int, tn: int,
     ``group``: quantization group along K that ends a fold early (MixPE late dequantization).
     """
     ke, ge = _eff(tk, lanes, group)
-    return float(sum(spec.steady_period(s) for s in spec.fold_streams(tm, ke, tn, ge)))
+    return float(sum(cnt * spec.steady_period(s) for s, cnt in stream_counts(spec, tm, ke, tn, ge)))
 
 
 @lru_cache(maxsize=65536)
@@ -65,7 +86,7 @@ def one_fold(spec: ArraySpec, lanes: int, tm: int, tk: int, tn: int,
              group: int | None = None) -> bool:
     """Whether a ``tm x tk x tn`` tile is a single array fold (``ArraySpec.fold_streams``)."""
     ke, ge = _eff(tk, lanes, group)
-    return len(spec.fold_streams(tm, ke, tn, ge)) == 1
+    return sum(cnt for _, cnt in stream_counts(spec, tm, ke, tn, ge)) == 1
 
 
 def can_continue(spec: ArraySpec, lanes: int, tm: int, tk: int, tn: int,
