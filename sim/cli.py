@@ -45,6 +45,7 @@ def register(subparsers: dict[str, Any]) -> None:
     v.add_argument("--data", metavar="YAML", default=None,
                    help="measurement file (default: examples/validation/measurements.yaml)")
     v.add_argument("--json", metavar="OUT", help="also write the report as JSON")
+    v.add_argument("--markdown", metavar="OUT", help="also write the table as Markdown")
     v.set_defaults(func=cmd_validate)
 
 
@@ -175,14 +176,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from mixforge.sim.validate import DEFAULT_DATA, render, validate
+    from mixforge.sim.validate import DEFAULT_DATA, validate
+    from mixforge.sim.validate_report import render, render_markdown
 
     report = validate(args.data or DEFAULT_DATA)
     print(render(report))
-    if args.json:
-        dest = Path(args.json)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        tmp.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-        os.replace(tmp, dest)
-        print(f"wrote {dest}")
+    outputs = [(args.json, json.dumps(report.as_dict(), indent=2)),
+               (args.markdown, render_markdown(report))]
+    for where, text in outputs:
+        if where:
+            dest = Path(where)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            tmp.write_text(text + "\n")
+            os.replace(tmp, dest)
+            print(f"wrote {dest}")
     return 0 if report.ok else 1

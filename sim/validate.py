@@ -29,7 +29,7 @@ from mixforge.sim.engine.simulator import Simulator
 from mixforge.sim.mapping.ops import Attention, Gemm, Op, Vector
 
 __all__ = ["TransformerSpec", "MODELS", "OpSpec", "Measurement", "MeasurementSet",
-           "ValidationRow", "ValidationReport", "load_measurements", "validate", "render",
+           "ValidationRow", "ValidationReport", "load_measurements", "validate",
            "DEFAULT_DATA"]
 
 OpKind = Literal["gemm", "stream", "decode", "prefill", "serve"]
@@ -370,30 +370,3 @@ def validate(data: str | Path = DEFAULT_DATA) -> ValidationReport:
         rows.append(_predict(s, m, s if m.baseline is not None else None))
     return ValidationReport(rows=tuple(rows), data_file=str(path), devices=names)
 
-
-def _fmt(v: float) -> str:
-    return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.0f}"
-
-
-def render(report: ValidationReport) -> str:
-    """The report as a plain-text table (one row per entry) plus the summary lines."""
-    head = ("id", "device", "metric", "measured", "predicted", "error", "tol", "bound", "")
-    rows = [head]
-    for r in report.rows:
-        m = r.measurement
-        verdict = ("ok" if r.within else "MISS") if m.gate else "(not gated)"
-        rows.append((m.id, report.devices.get(m.device, m.device), f"{m.metric} [{m.unit}]",
-                     _fmt(m.measured), _fmt(r.predicted), f"{r.error:+.1%}",
-                     f"{m.tolerance:.0%}", r.bound, verdict))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i < 3 or i > 6 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-             for row in rows]
-    gated = report.gated
-    misses = [r.measurement.id for r in gated if not r.within]
-    lines.append("")
-    lines.append(f"{len(gated)} gated entries ({len(report.rows) - len(gated)} not gated): "
-                 f"mean |error| {report.mae:.1%}, max |error| {report.max_abs_error:.1%}")
-    lines.append("PASS: every gated entry within its tolerance" if not misses else
-                 f"FAIL: {len(misses)} outside tolerance: {', '.join(misses)}")
-    return "\n".join(lines)

@@ -9,7 +9,8 @@ import pytest
 
 from mixforge.cli import main
 from mixforge.errors import ConfigError
-from mixforge.sim.validate import DEFAULT_DATA, load_measurements, render, validate
+from mixforge.sim.validate import DEFAULT_DATA, load_measurements, validate
+from mixforge.sim.validate_report import render, render_markdown
 
 HW = Path(__file__).resolve().parents[2] / "examples" / "hw"
 
@@ -59,10 +60,13 @@ def test_error_and_exit_code_follow_the_tolerance(tmp_path: Path,
     rep = validate(good)
     assert rep.rows[0].error == pytest.approx(1 / 1.05 - 1)
     assert rep.ok and rep.mae == pytest.approx(abs(1 / 1.05 - 1))
-    assert main(["sim", "validate", "--data", str(good), "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["sim", "validate", "--data", str(good), "--json", str(tmp_path / "r.json"),
+                 "--markdown", str(tmp_path / "r.md")]) == 0
     out = capsys.readouterr().out
     assert "PASS" in out and "-4.8%" in out
     assert json.loads((tmp_path / "r.json").read_text())["rows"][0]["within"] is True
+    assert (tmp_path / "r.md").read_text() == render_markdown(rep) + "\n"
+    assert "| g | ws32 |" in render_markdown(rep)
     bad = _write(tmp_path, ENTRY.format(id="b", hw=hw, metric="ms", measured=ms * 1.2))
     assert main(["sim", "validate", "--data", str(bad)]) == 1
     assert "FAIL: 1 outside tolerance: b" in capsys.readouterr().out
