@@ -192,8 +192,10 @@ class HbmConfig:
 # (DRAMsim3 HBM2 and Ramulator 2.0 HBM2.cpp/HBM3.cpp: nCCDS = 1, nCCDL = 2 clocks, i.e. the data
 # bus, not the command rate, bounds a stream that alternates bank groups). All-bank refresh
 # time by channel density, Ramulator 2.0 src/dram/impl/HBM2.cpp / HBM3.cpp tRFC table (ns):
-# 2 Gb 160, 4 Gb 260, 8 Gb 350, 16 Gb 450 (DRAMsim3's 4-Gb-channel HBM2 config: 260), and
-# per-bank refresh nRFCSB = 160 ns (Ramulator 2.0 HBM2/HBM3 presets).
+# 2 Gb 160, 4 Gb 260, 8 Gb 350, 16 Gb 450 -- the larger of the two simulators' values
+# (DRAMsim3's HBM2_8Gb_x128.ini, 1 GiB channels, uses 260 ns) -- and per-bank refresh
+# nRFCSB = 160 ns (Ramulator 2.0 HBM2/HBM3 presets; DRAMsim3 refreshes one bank every
+# tREFIb = 128 ns).
 
 
 def _core_timing(t_rfc_ns: float) -> HbmTiming:

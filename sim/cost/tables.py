@@ -31,22 +31,20 @@ from dataclasses import dataclass
 
 from mixforge.errors import ConfigError
 from mixforge.models.formats import NumberFormat, get_format
+from mixforge.sim.cost.entries import entry
 from mixforge.sim.cost.scaling import node_factor, sram_points
 
 __all__ = ["EnergyConfig", "MeasuredMac", "mac_energy_pj", "sram_pj_per_bit"]
 
-# [H14], pJ at 45 nm (node of every entry below unless noted).
-_INT8_MUL_PJ = 0.2
-_INT8_ADD_PJ = 0.03
-_INT32_ADD_PJ = 0.1
-_FP16_MUL_PJ = 1.1
-_FP32_ADD_PJ = 0.9
-_FP32_MUL_PJ = 3.7
-# [H14] INT8 multiply + INT32 add, and [MEAS] the transistors of a PE core doing that.
-_REF_MAC_PJ = _INT8_MUL_PJ + _INT32_ADD_PJ
+# [H14], pJ at 45 nm; every figure with its node and source is in entries.COST_TABLE.
+_INT8_MUL_PJ = entry("int8_mul").value
+_INT8_ADD_PJ = entry("int8_add").value
+_INT32_ADD_PJ = entry("int32_add").value
+_FP16_MUL_PJ = entry("fp16_mul").value
+_FP32_ADD_PJ = entry("fp32_add").value
+_FP32_MUL_PJ = entry("fp32_mul").value
+# [MEAS] the transistors of a PE core doing an [H14] INT8 multiply + INT32 add.
 _REF_MAC_TRANSISTORS = 13970.0
-# [PET] leakage per transistor, nW.
-_LEAK_NW_PER_TRANSISTOR = 0.69 / 4
 
 
 @dataclass(frozen=True)
@@ -87,8 +85,9 @@ class EnergyConfig:
         RTL-measured MAC energies; they take precedence over the model for their mode.
     rtl_ref_mac_pj, rtl_ref_transistors
         Area-based model of RTL-measured PEs (``xpu.pe.rtl``): a PE core of
-        ``rtl_ref_transistors`` spends ``rtl_ref_mac_pj`` per MAC ([H14] INT8 mul + INT32 add =
-        0.3 pJ; [MEAS] 13,970 transistors), others in proportion.
+        ``rtl_ref_transistors`` spends ``rtl_ref_mac_pj`` per MAC (``None``: [H14] INT8 mul +
+        INT32 add = 0.3 pJ at 45 nm, node-scaled; [MEAS] 13,970 transistors), others in
+        proportion.
     leak_nw_per_transistor
         Static power of RTL-measured PEs per transistor, nW ([PET] 0.17 nW).
     """
@@ -97,15 +96,15 @@ class EnergyConfig:
     mac_scale: float = 1.0
     sram_scale: float = 1.0
     e_mac_pj: float = 0.0
-    e_dram_xpu_pj_per_bit: float = 3.48
-    e_dram_pim_pj_per_bit: float = 1.81
-    e_dram_bank_pim_pj_per_bit: float = 187.0 / 256.0
-    e_act_pj: float = 909.0
+    e_dram_xpu_pj_per_bit: float = entry("dram_xpu").value
+    e_dram_pim_pj_per_bit: float = entry("dram_logic_pim").value
+    e_dram_bank_pim_pj_per_bit: float = entry("dram_bank_pim").value
+    e_act_pj: float = entry("row_activation").value
     e_vector_op_pj: float | None = None
     measured: tuple[MeasuredMac, ...] = ()
-    rtl_ref_mac_pj: float = _REF_MAC_PJ
+    rtl_ref_mac_pj: float | None = None
     rtl_ref_transistors: float = _REF_MAC_TRANSISTORS
-    leak_nw_per_transistor: float = _LEAK_NW_PER_TRANSISTOR
+    leak_nw_per_transistor: float = entry("leak_per_transistor").value
 
     def __post_init__(self) -> None:
         if not self.rtl_ref_transistors > 0:
@@ -113,12 +112,14 @@ class EnergyConfig:
                               path="rtl_ref_transistors")
         for name in ("mac_scale", "sram_scale", "e_mac_pj", "e_dram_xpu_pj_per_bit",
                      "e_dram_pim_pj_per_bit", "e_dram_bank_pim_pj_per_bit", "e_act_pj",
-                     "rtl_ref_mac_pj", "leak_nw_per_transistor"):
+                     "leak_nw_per_transistor"):
             v = getattr(self, name)
             if not v >= 0:
                 raise ConfigError(f"must be >= 0, not {v!r}", path=name)
-        if self.e_vector_op_pj is not None and not self.e_vector_op_pj >= 0:
-            raise ConfigError(f"must be >= 0, not {self.e_vector_op_pj!r}", path="e_vector_op_pj")
+        for name in ("e_vector_op_pj", "rtl_ref_mac_pj"):
+            v = getattr(self, name)
+            if v is not None and not v >= 0:
+                raise ConfigError(f"must be >= 0, not {v!r}", path=name)
         try:
             node_factor("fp32_add", self.node_nm)
         except ConfigError as exc:
@@ -138,7 +139,7 @@ class EnergyConfig:
     @property
     def ref_mac_pj(self) -> float:
         """[H14] INT8 multiply + INT32 add at this node (the RTL-PE reference)."""
-        if self.rtl_ref_mac_pj != _REF_MAC_PJ:  # the user's own reference, as given
+        if self.rtl_ref_mac_pj is not None:  # the user's own reference, as given
             return self.rtl_ref_mac_pj
         return self.pj("int8_mul", _INT8_MUL_PJ) + self.pj("int32_add", _INT32_ADD_PJ)
 

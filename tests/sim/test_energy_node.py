@@ -15,6 +15,7 @@ from sim_devices import a100_like
 
 from mixforge.errors import ConfigError
 from mixforge.sim.arch.device import ArchConfig, arch_from_dict, load_arch
+from mixforge.sim.cost.entries import COST_TABLE, at_node
 from mixforge.sim.cost.scaling import J21_RATIO_7NM, node_factor
 from mixforge.sim.cost.tables import EnergyConfig, mac_energy_pj, sram_pj_per_bit
 from mixforge.sim.engine.simulator import Simulator
@@ -114,3 +115,15 @@ def test_arch_from_dict_accepts_node() -> None:
                  "output": {"size_bytes": 4096}}},
         "hbm": {"preset": "hbm2e"}, "energy": {"node_nm": 16}})
     assert arch.energy.node_nm == 16
+
+
+def test_every_table_entry_carries_its_node_and_source() -> None:
+    for e in COST_TABLE:
+        assert e.source
+        if e.scaling is None:
+            assert "not scaled" in e.source, e.name
+        else:
+            assert e.node_nm == 45 and e.scaling in J21_RATIO_7NM
+    at7 = {e.name: v for e, v in at_node(7)}
+    assert at7["sram_1m"] == pytest.approx(14.0) and at7["fp32_mul"] == pytest.approx(1.31)
+    assert at7["dram_xpu"] == pytest.approx(3.48, abs=0.01)  # HBM interface: unscaled
