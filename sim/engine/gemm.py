@@ -22,12 +22,17 @@ from mixforge.sim.engine.pipeline import (
 )
 from mixforge.sim.mapping.actions import ActionCounts
 from mixforge.sim.mapping.cycles import can_continue, stream_cycles, tail_cycles, tile_cycles
-from mixforge.sim.mapping.mapper import Mapping
+from mixforge.sim.mapping.mapper import Mapping, rank_gemm
 from mixforge.sim.mapping.ops import Gemm
 from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 from mixforge.sim.mapping.tiles import TileSet, enumerate_tiles, gemm_actions, tensor_tile_bytes
 
-__all__ = ["GemmTiming", "simulate_gemm", "Layout"]
+__all__ = ["GemmTiming", "simulate_gemm", "simulate_best", "Layout", "REFINE_TOP", "REFINE_TILES"]
+
+#: Mapper candidates simulated per op (the estimate ranks them; the simulation decides) ...
+REFINE_TOP = 6
+#: ... each of at most this many tiles (the best-ranked one is always simulated).
+REFINE_TILES = 20_000
 
 Layout = Literal["tiled", "row_major"]
 
@@ -73,18 +78,25 @@ def _transfer(arch: ArchConfig, layout: Layout, rows: int, row_bytes: int,
     return transfer_time(arch.hbm, rows, row_bytes, stride, 0, banks)
 
 
-def _dram_fraction(ts: TileSet, order: str, deps: str, fetch: np.ndarray, gid: np.ndarray,
-                   groups: int, l2_hit: bool) -> np.ndarray:
-    """Per tile, the fraction of an operand fetch DRAM serves (the rest hits the shared L2)."""
+def _dram_fraction(ts: TileSet, deps: str, fetch: np.ndarray, gid: np.ndarray,
+                   l2_hit: bool) -> np.ndarray:
+    """Per tile, the fraction of an operand fetch DRAM serves (the rest hits the shared L2).
+
+    Of the cores that need one operand tile, the first brings it from DRAM and the others find
+    it in the L2: each core's first fetch of it costs ``1 / (cores fetching it)`` DRAM reads;
+    its later re-fetches the same when the L2 cannot hold the re-fetch footprint, else none.
+    """
     if ts.n == 0:
         return fetch.astype(np.float64)
     idx = {"m": ts.idx_m, "k": ts.idx_k, "n": ts.idx_n}
     d0, d1 = deps[0], deps[1]
-    key = (gid.astype(np.int64) * ts.trips[d0] + idx[d0]) * ts.trips[d1] + idx[d1]
+    tile = idx[d0].astype(np.int64) * ts.trips[d1] + idx[d1]
+    key = gid.astype(np.int64) * (ts.trips[d0] * ts.trips[d1]) + tile
+    sel = np.flatnonzero(fetch)
     first = np.zeros(ts.n, dtype=bool)
-    first[np.unique(key, return_index=True)[1]] = True
-    shared = groups > 1 and order[0] not in deps  # every core reads the same tiles
-    f_first = 1.0 / groups if shared else 1.0
+    first[sel[np.unique(key[sel], return_index=True)[1]]] = True
+    sharers = np.bincount(tile[first], minlength=ts.trips[d0] * ts.trips[d1])
+    f_first = 1.0 / np.maximum(sharers[tile], 1)
     f_again = 0.0 if l2_hit else f_first
     return np.where(fetch, np.where(first, f_first, f_again), 0.0)
 
@@ -152,6 +164,32 @@ def _occupancy(spec: ArraySpec, lanes: int, ts: TileSet, cb: np.ndarray, gid: np
     return occ, head, tail
 
 
+def simulate_best(arch: ArchConfig, op: Gemm, xpu_bw_bytes_per_s: float,
+                  layout: Layout = "tiled") -> tuple[GemmTiming, Mapping]:
+    """Map ``op`` (:func:`~mixforge.sim.mapping.mapper.rank_gemm`) and simulate the
+    :data:`REFINE_TOP` best-ranked mappings, keeping the fastest (ties: the better-ranked).
+
+    The mapper's estimate uses peak bandwidth and whole waves; the simulation adds the DRAM
+    model and the per-core pipelines (memory shared by the concurrently active cores), so on a
+    multi-core xPU the final choice is made on simulated time (candidates of at most
+    :data:`REFINE_TILES` tiles besides the first).
+    """
+    multi = arch.xpu.cores > 1  # one core: no sharing, the estimate ranks well enough
+    cands = rank_gemm(op, arch.xpu, xpu_bw_bytes_per_s, top=REFINE_TOP if multi else 1)
+
+    def n_tiles(mp: Mapping) -> int:
+        return -(-op.m // mp.tm) * -(-op.k // mp.tk) * -(-op.n // mp.tn) * op.batch
+
+    cands = cands[:1] + [mp for mp in cands[1:] if n_tiles(mp) <= REFINE_TILES]
+    best: tuple[GemmTiming, Mapping] | None = None
+    for mp in cands:
+        g = simulate_gemm(arch, op, mp, layout)
+        if best is None or g.cycles < best[0].cycles:
+            best = (g, mp)
+    assert best is not None
+    return best
+
+
 def simulate_gemm(arch: ArchConfig, op: Gemm, mp: Mapping, layout: Layout = "tiled",
                   source: Literal["dram", "l2"] = "dram") -> GemmTiming:
     """Simulate ``op`` under mapping ``mp`` on ``arch``'s xPU, tile by tile (vectorised).
@@ -174,9 +212,9 @@ def simulate_gemm(arch: ArchConfig, op: Gemm, mp: Mapping, layout: Layout = "til
     ts = enumerate_tiles(op, mp)
     outer, outer_trips = ts.outer, ts.outer_trips
     share = {"mk": 1.0, "kn": 1.0}  # L2 reads per operand fetch (multicast to a cluster)
-    if source == "l2" and mp.order[2] == "k":
-        # an L2-resident block: cores take whole output tiles (both outer loops), and every
-        # core fetches its operands from the shared L2
+    if mp.order[2] == "k" and (source == "l2" or op.batch < xpu.cores):
+        # K innermost: cores take whole output tiles (both outer loops, as a GPU's thread
+        # blocks); in an L2-resident block every core fetches its operands from the shared L2
         idx = {"m": ts.idx_m, "n": ts.idx_n}
         o0, o1 = mp.order[0], mp.order[1]
         outer = idx[o0] * ts.trips[o1] + idx[o1]
@@ -249,8 +287,8 @@ def simulate_gemm(arch: ArchConfig, op: Gemm, mp: Mapping, layout: Layout = "til
     else:
         hit_a_l2, hit_b_l2 = _l2_hits(arch, ts, mp.order, float(l2_a.max()), float(l2_b.max()),
                                       groups, active)
-        dram_a = _dram_fraction(ts, mp.order, "mk", fa, gid, groups, hit_a_l2)
-        dram_b = _dram_fraction(ts, mp.order, "kn", fb, gid, groups, hit_b_l2)
+        dram_a = _dram_fraction(ts, "mk", fa, gid, hit_a_l2)
+        dram_b = _dram_fraction(ts, "kn", fb, gid, hit_b_l2)
     hit_a, hit_b = fa - dram_a, fb - dram_b
     # partial sums of an L2-resident block stay in the L2; otherwise they spill to DRAM
     ps_l2 = source == "l2" and xpu.l2 is not None

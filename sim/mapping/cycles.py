@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 from mixforge.hw.specs import ArraySpec
 
 __all__ = ["tile_cycles", "tail_cycles", "gemm_compute_cycles", "one_fold", "can_continue",
-           "stream_cycles", "stream_counts"]
+           "stream_cycles", "stream_counts", "tile_cycles_np", "grid_cycles"]
 
 
 def _div_up(a: int, b: int) -> int:
@@ -108,3 +110,60 @@ def can_continue(spec: ArraySpec, lanes: int, tm: int, tk: int, tn: int,
 def stream_cycles(spec: ArraySpec, lanes: int, tm: int, tk: int) -> int:
     """Streamed beats of a one-fold tile: WS ``tm`` rows, OS ``ceil(tk / lanes)`` K beats."""
     return tm if spec.dataflow == "ws" else _div_up(tk, lanes)
+
+
+def tile_cycles_np(spec: ArraySpec, lanes: int, tm: np.ndarray, tk: np.ndarray,
+                   tn: np.ndarray) -> np.ndarray:
+    """:func:`tile_cycles` over arrays of tiles (no groups, no ``acc_depth``): every fold of
+    a tile streams the same length, so the occupancy is ``folds * steady_period(stream)``."""
+    if spec.acc_depth is not None:
+        raise ValueError("tile_cycles_np: acc_depth arrays need tile_cycles")
+    tm, tk, tn = (np.maximum(np.asarray(x, dtype=np.int64), 1) for x in (tm, tk, tn))
+    ke = -(-tk // lanes)
+    cols = -(-tn // spec.cols)
+    if spec.dataflow == "ws":
+        folds, stream = -(-ke // spec.rows) * cols, tm
+    else:
+        folds, stream = -(-tm // spec.rows) * cols, ke
+    uniq, inv = np.unique(stream, return_inverse=True)
+    period = np.array([spec.steady_period(int(s)) for s in uniq])
+    return folds * period[inv.reshape(stream.shape)]
+
+
+def grid_cycles(spec: ArraySpec, lanes: int, size: tuple[int, int, int], tm: np.ndarray,
+                tk: np.ndarray, tn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Array cycles of a whole ``size = (M, K, N)`` GEMM per candidate tiling, edge tiles
+    exact (no groups, no ``acc_depth``): ``(separate, merged, can_merge)``.
+
+    ``separate``: every tile on its own (:func:`tile_cycles`); ``merged``: the tiles along the
+    streamed dimension (WS: M, OS: K) run as one fold each (:func:`can_continue`), valid where
+    ``can_merge``.
+    """
+    tiles = [np.asarray(t, dtype=np.int64) for t in (tm, tk, tn)]
+    ws = spec.dataflow == "ws"
+    s_dim = 0 if ws else 1
+    if ws:
+        ok = (-(-tiles[1] // lanes) <= spec.rows) & (tiles[2] <= spec.cols)
+    else:
+        ok = (tiles[0] <= spec.rows) & (tiles[2] <= spec.cols)
+
+    def total(merge: bool) -> np.ndarray:
+        parts = []
+        for d in range(3):
+            if merge and d == s_dim:
+                one = np.ones_like(tiles[d])
+                parts.append(((one * size[d], one), (one * size[d], one * 0)))
+                continue
+            q, rem = np.divmod(size[d], tiles[d])
+            parts.append(((tiles[d], q), (rem, (rem > 0).astype(np.int64))))
+        out = np.zeros(tiles[0].shape)
+        for (sm, cm) in parts[0]:
+            for (sk, ck) in parts[1]:
+                for (sn, cn) in parts[2]:
+                    cnt = cm * ck * cn
+                    if cnt.any():
+                        out += cnt * tile_cycles_np(spec, lanes, sm, sk, sn)
+        return out
+
+    sep = total(False)
+    return sep, np.where(ok, total(True), sep), ok

@@ -18,11 +18,11 @@ from mixforge.errors import ConfigError
 from mixforge.hw.specs import ArraySpec
 from mixforge.models.formats import get_format
 from mixforge.sim.arch.xpu import XpuConfig
-from mixforge.sim.mapping.cycles import can_continue, tile_cycles
+from mixforge.sim.mapping.cycles import can_continue, grid_cycles, tile_cycles
 from mixforge.sim.mapping.ops import Gemm
 from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 
-__all__ = ["Mapping", "map_gemm", "tile_buffer_bytes", "ORDERS"]
+__all__ = ["Mapping", "map_gemm", "rank_gemm", "tile_buffer_bytes", "ORDERS"]
 
 #: Loop orders, outermost first.
 ORDERS = tuple("".join(p) for p in itertools.permutations("mkn"))
@@ -99,6 +99,23 @@ def _wave_sizes(dim: int, unit: int, cores: int, batch: int, waves: int = 4) -> 
     return sorted({min(dim, unit * -(-units // (per * w))) for w in range(1, waves + 1)})
 
 
+def _wave_pairs(dim: int, unit: int, other: int, other_sides: list[int], cores: int,
+                batch: int, waves: int = 3) -> set[int]:
+    """Sides along ``dim`` that, with each side of the other output dimension, make close to a
+    whole number of waves of output tiles over the cores (cores taking whole output tiles)."""
+    per = cores // max(batch, 1)
+    if per <= 1:
+        return set()
+    units = -(-dim // unit)
+    out = set()
+    for side in other_sides:
+        trips = -(-other // side)
+        for w in range(1, waves + 1):
+            want = max(1, (w * per) // trips)
+            out.add(min(dim, unit * -(-units // want)))
+    return out
+
+
 def _refetch(order: str, deps: str, trips: dict[str, np.ndarray]) -> np.ndarray:
     """How often a tensor depending on loops ``deps`` is re-read: the trip counts of the loops
     outside its innermost dependent loop that it does not depend on."""
@@ -138,13 +155,21 @@ def _dram_reads(xpu: XpuConfig, order: str, trips: dict[str, np.ndarray], tile_a
 
 def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
              orders: tuple[str, ...] = ORDERS, split_outputs: bool = False) -> Mapping:
+    """The best-ranked mapping of :func:`rank_gemm`."""
+    return rank_gemm(op, xpu, bw_bytes_per_s, orders, split_outputs)[0]
+
+
+def rank_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
+              orders: tuple[str, ...] = ORDERS, split_outputs: bool = False,
+              top: int = 1) -> list[Mapping]:
     """Choose tile sizes, loop order and double buffering for ``op`` on ``xpu``.
 
     Minimises the estimated time ``max(compute, traffic / bw)`` (or their sum without double
-    buffering), ties broken by DRAM traffic. Raises ``ConfigError`` when not even the smallest
-    tile fits the SRAM buffers. ``orders`` limits the loop orders tried; ``split_outputs``:
-    cores take whole output tiles (the two outer loops, an L2-resident block), not chunks of the
-    outermost loop.
+    buffering); compute counts whole waves of the outer loop over the cores. Returns the
+    ``top`` best candidates, best first (for the engine to simulate and pick from). Raises
+    ``ConfigError`` when not even the smallest tile fits the SRAM buffers. ``orders`` limits
+    the loop orders tried; ``split_outputs``: cores take whole output tiles (the two outer
+    loops, an L2-resident block), not chunks of the outermost loop.
     """
     lanes = xpu.pe.lanes(op.w, op.a)
     spec = xpu.array
@@ -163,7 +188,9 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
         cm = _sizes(op.m, r, 7, 2) + _wave_sizes(op.m, r, xpu.cores, op.batch)
         ck, cn = _sizes(op.k, k_unit), _sizes(op.n, c, 7, 2) + _wave_sizes(op.n, c, xpu.cores,
                                                                             op.batch)
-    cm, cn = sorted(set(cm)), sorted(set(cn))
+    um = 16 if spec.dataflow == "ws" else r
+    cm, cn = sorted(set(cm) | _wave_pairs(op.m, um, op.n, cn, xpu.cores, op.batch)), \
+        sorted(set(cn) | _wave_pairs(op.n, c, op.m, cm, xpu.cores, op.batch))
     grid = np.array(list(itertools.product(cm, ck, cn, (True, False))), dtype=np.int64)
     tm, tk, tn, db = grid[:, 0], grid[:, 1], grid[:, 2], grid[:, 3].astype(bool)
     wb, ab, ob = tile_buffer_bytes(op, xpu, tm, tk, tn, db)
@@ -194,7 +221,8 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
         if order not in orders:
             continue
         outer = trips[order[0]] * op.batch
-        if split_outputs and order[2] == "k":
+        whole = order[2] == "k" and (split_outputs or op.batch < xpu.cores)
+        if whole:  # K innermost: cores take whole output tiles (both outer loops)
             outer = outer * trips[order[1]]
         cores = np.minimum(xpu.cores, outer)
         # tiles that keep the stationary block run as one fold when every loop inside the
@@ -219,6 +247,13 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
             traffic = (a_total * ra + b_total * rb + o_final
                        + np.where(ko > 1, (2 * ko - 2) * o_part, 0.0)) * op.batch
             ra0, rb0 = _dram_reads(xpu, order, trips, tile_a, tile_b, cores, use_l2=False)
+            if whole:
+                # every output tile reads its A row panel and B column panel; with an L2 the
+                # first core to need a tile brings it from DRAM, the others hit the L2
+                ra0, rb0 = trips["n"].astype(np.float64), trips["m"].astype(np.float64)
+                one = np.ones_like(ra0) if xpu.l2 is not None else None
+                ra, rb = (one, one) if one is not None else (ra0, rb0)
+                traffic = (a_total * ra + b_total * rb + o_final) * op.batch
             on_chip = (a_total * (ra0 - ra) + b_total * (rb0 - rb)) * op.batch
             mem_s = traffic / bw_bytes_per_s
             if xpu.l2 is not None:
@@ -231,9 +266,32 @@ def map_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
     # within 2% of the best estimate (the estimate is not finer than that): the fewest array
     # cycles, then the fewest tiles (cheaper to simulate), then the least traffic
     near = est <= est.min() * 1.02
-    j = int(np.lexsort((traffic, tiles, comp, ~near))[0])
-    i = int(idx[j])
-    return Mapping(int(tm[i]), int(tk[i]), int(tn[i]), ORDERS[int(ois[j])], bool(db[i]))
+    ranked = np.lexsort((traffic, tiles, comp, ~near))
+    out = [int(ranked[0])]
+    seen = {(int(tm[idx[out[0]]]), int(tn[idx[out[0]]]))}
+    # then alternately the next-best estimates and, within 25% of the best, the fewest tiles
+    # (the DRAM model favours larger transfers than the estimate sees), other output tiles
+    by_est = np.lexsort((tiles, est)).tolist()
+    ok = np.flatnonzero(est <= est.min() * 1.25)
+    by_tiles = ok[np.lexsort((est[ok], tiles[ok]))].tolist()
+    for j in itertools.chain.from_iterable(itertools.zip_longest(by_est, by_tiles)):
+        if len(out) >= top:
+            break
+        if j is None:
+            continue
+        side = (int(tm[idx[j]]), int(tn[idx[j]]))
+        if side not in seen:
+            seen.add(side)
+            out.append(int(j))
+    if top > 1:  # each with its longest K tile too (fewer, larger DMA transfers)
+        for j in list(out):
+            same = np.flatnonzero((tm[idx] == tm[idx[j]]) & (tn[idx] == tn[idx[j]])
+                                  & (ois == ois[j]) & (db[idx] == db[idx[j]]))
+            jk = int(same[np.argmax(tk[idx[same]])])
+            if jk not in out:
+                out.append(jk)
+    return [Mapping(int(tm[idx[j]]), int(tk[idx[j]]), int(tn[idx[j]]), ORDERS[int(ois[j])],
+                    bool(db[idx[j]])) for j in out]
 
 
 def _edges(dim: int, t: int) -> list[tuple[int, int]]:
@@ -248,6 +306,8 @@ def _array_cycles(op: Gemm, spec: ArraySpec, lanes: int, group: int | None, tm: 
     """Array cycles of one GEMM per candidate tiling (edge tiles exact): every tile on its own,
     and with the tiles along the streamed dimension merged into one fold run
     (:func:`~mixforge.sim.mapping.cycles.can_continue`); and whether they can merge."""
+    if group is None and spec.acc_depth is None:
+        return grid_cycles(spec, lanes, (op.m, op.k, op.n), tm, tk, tn)
     size = {"m": op.m, "k": op.k, "n": op.n}
     sep = np.empty(tm.size)
     run = np.empty(tm.size)
