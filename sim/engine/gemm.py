@@ -22,7 +22,7 @@ from mixforge.sim.engine.pipeline import (
 )
 from mixforge.sim.mapping.actions import ActionCounts
 from mixforge.sim.mapping.cycles import can_continue, stream_cycles, tail_cycles, tile_cycles
-from mixforge.sim.mapping.mapper import Mapping, rank_gemm
+from mixforge.sim.mapping.mapper import MAX_TILES, Mapping, rank_gemm
 from mixforge.sim.mapping.ops import Gemm
 from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 from mixforge.sim.mapping.tiles import TileSet, enumerate_tiles, gemm_actions, tensor_tile_bytes
@@ -30,7 +30,7 @@ from mixforge.sim.mapping.tiles import TileSet, enumerate_tiles, gemm_actions, t
 __all__ = ["GemmTiming", "simulate_gemm", "simulate_best", "Layout", "REFINE_TOP", "REFINE_TILES"]
 
 #: Mapper candidates simulated per op (the estimate ranks them; the simulation decides) ...
-REFINE_TOP = 6
+REFINE_TOP = 8
 #: ... each of at most this many tiles (the best-ranked one is always simulated).
 REFINE_TILES = 20_000
 
@@ -183,7 +183,13 @@ def simulate_best(arch: ArchConfig, op: Gemm, xpu_bw_bytes_per_s: float,
     cands = cands[:1] + [mp for mp in cands[1:] if n_tiles(mp) <= REFINE_TILES]
     best: tuple[GemmTiming, Mapping] | None = None
     for mp in cands:
-        g = simulate_gemm(arch, op, mp, layout)
+        g = None
+        if n_tiles(mp) > MAX_TILES:  # periodic extrapolation along the outer loop
+            from mixforge.sim.engine.extrapolate import simulate_periodic
+
+            g = simulate_periodic(arch, op, mp, layout)
+        if g is None:
+            g = simulate_gemm(arch, op, mp, layout)
         if best is None or g.cycles < best[0].cycles:
             best = (g, mp)
     assert best is not None

@@ -24,6 +24,10 @@ from mixforge.sim.mapping.reuse import core_trips, l2_demand, l2_hits
 
 __all__ = ["Mapping", "map_gemm", "rank_gemm", "tile_buffer_bytes", "ORDERS"]
 
+#: Tiles above which the simulation's time and memory grow too large: a near-best mapping
+#: with fewer tiles is then preferred even at more array cycles.
+MAX_TILES = 1 << 16
+
 #: Loop orders, outermost first.
 ORDERS = tuple("".join(p) for p in itertools.permutations("mkn"))
 
@@ -264,9 +268,15 @@ def rank_gemm(op: Gemm, xpu: XpuConfig, bw_bytes_per_s: float,
                      np.full(est.shape, oi), np.arange(est.size)))
     est, comp, tiles, traffic, ois, idx = (np.concatenate(x) for x in zip(*rows, strict=True))
     # within 2% of the best estimate (the estimate is not finer than that): the fewest array
-    # cycles, then the fewest tiles (cheaper to simulate), then the least traffic
+    # cycles, then the fewest tiles (cheaper to simulate), then the least traffic; at most
+    # MAX_TILES tiles when such a mapping is near
     near = est <= est.min() * 1.02
-    ranked = np.lexsort((traffic, tiles, comp, ~near))
+    # a mapping of more than MAX_TILES tiles is simulated only when nothing near is smaller
+    small = tiles <= MAX_TILES
+    if (near & small).any():
+        ranked = np.lexsort((traffic, tiles, comp, ~(near & small)))
+    else:  # every near mapping is large: the fewest tiles
+        ranked = np.lexsort((traffic, comp, tiles, ~near))
     out = [int(ranked[0])]
     seen = {(int(tm[idx[out[0]]]), int(tn[idx[out[0]]]))}
     # then alternately the next-best estimates and, within 25% of the best, the fewest tiles

@@ -145,3 +145,22 @@ def test_grid_cycles_match_tile_by_tile() -> None:
                                            min(t[1], size[1] - d1), min(t[2], size[2] - d2))
             assert sep[i] == pytest.approx(exp)
             assert run[i] <= sep[i] + 1e-9 or not ok[i]
+
+
+def test_periodic_extrapolation_matches_tile_by_tile() -> None:
+    """Large one-core GEMMs are simulated on two outer-loop prefixes and extended linearly."""
+    from mixforge.sim.engine.extrapolate import simulate_periodic
+    from mixforge.sim.mapping import Mapping
+
+    arch = load_arch(EXAMPLES / "ws32.yaml")
+    for op, mp in ((Gemm(m=1024, k=2048, n=1000, w="int8", a="int8"),
+                    Mapping(256, 32, 32, "knm", True)),
+                   (Gemm(m=1000, k=1024, n=2048, w="int8", a="int8"),
+                    Mapping(128, 128, 64, "mnk", False))):
+        exact = simulate_gemm(arch, op, mp)
+        fast = simulate_periodic(arch, op, mp)
+        assert fast is not None
+        assert fast.tiles == exact.tiles
+        assert abs(fast.cycles - exact.cycles) <= 1e-3 * exact.cycles
+        assert abs(fast.compute_cycles - exact.compute_cycles) <= 1e-3 * exact.compute_cycles
+        assert abs(fast.dram_bytes - exact.dram_bytes) <= 1e-2 * exact.dram_bytes
