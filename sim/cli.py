@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["register", "cmd_op"]
+__all__ = ["register", "cmd_op", "cmd_validate"]
 
 
 def register(subparsers: dict[str, Any]) -> None:
@@ -24,13 +24,29 @@ def register(subparsers: dict[str, Any]) -> None:
                         "default: the PE's first mode")
     p.add_argument("--batch", type=int, default=1, help="independent GEMMs (own weights each)")
     p.add_argument("--group-size", type=int, default=0, help="weight quantization group along K")
+    p.add_argument("--dispatch", choices=("best", "threshold", "xpu", "pim"), default=None,
+                   help="where the op runs on a device with PIM: best (default: simulate xPU "
+                        "and PIM, keep the faster), threshold (Duplex: PIM below the device's "
+                        "pim.opb_threshold FLOP/B), xpu or pim (forced)")
     p.add_argument("--unit", choices=("xpu", "pim"), default=None,
-                   help="force the unit (default: the Op/B dispatch policy)")
+                   help="same as --dispatch xpu|pim (kept for old scripts)")
     p.add_argument("--pe-rtl", metavar="JSON", default=None,
                    help="per-PE energy/area from `mixforge synth pe --json` (overrides the "
                         "YAML's xpu.pe.rtl)")
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
     p.set_defaults(func=cmd_op)
+
+    v = subparsers["sim"].add_parser(
+        "validate", help="compare the simulator with published measurements on real hardware",
+        description="Simulate every entry of a measurement file (published GEMM, bandwidth and "
+                    "LLM decode measurements on A100/H100/A10) on its device file; print "
+                    "predicted vs measured and the error of each. Exit code 1 when any gated "
+                    "entry misses its stored tolerance.")
+    v.add_argument("--data", metavar="YAML", default=None,
+                   help="measurement file (default: examples/validation/measurements.yaml)")
+    v.add_argument("--json", metavar="OUT", help="also write the report as JSON")
+    v.add_argument("--markdown", metavar="OUT", help="also write the table as Markdown")
+    v.set_defaults(func=cmd_validate)
 
 
 def _parse_gemm(text: str) -> tuple[int, int, int]:
@@ -125,14 +141,20 @@ def cmd_op(args: argparse.Namespace) -> int:
     w, a = _parse_formats(args.formats, (first.w, first.a))
     op = Gemm(m=m, k=k, n=n, batch=args.batch, w=w, a=a, group_size=args.group_size,
               shared_b=args.batch == 1, name=f"gemm {m}x{k}x{n}")
-    sim = Simulator(arch)
-    res = sim.run_op(op, args.unit)
+    if args.unit and args.dispatch and args.unit != args.dispatch:
+        from mixforge.errors import ConfigError
+
+        raise ConfigError(f"--unit {args.unit} contradicts --dispatch {args.dispatch}",
+                          path="--unit")
+    sim = Simulator(arch, dispatch=args.unit or args.dispatch or "best")
+    res = sim.run_op(op)
     out = res.as_dict()
     out["hw"] = arch.name
     area = pe_area(arch)
     out["pe_rtl"] = area
     print(f"{op.name} on {arch.name} ({res.unit}), w={op.w} a={op.a}")
-    rows = [("cycles", f"{res.cycles:,}"), ("time", f"{res.seconds * 1e6:,.3f} us"),
+    rows = [("dispatch", res.dispatch), ("cycles", f"{res.cycles:,}"),
+            ("time", f"{res.seconds * 1e6:,.3f} us"),
             ("roofline", f"{res.roofline_seconds * 1e6:,.3f} us "
                          f"({res.roofline_seconds / res.seconds:.1%} of simulated)"),
             ("bound", res.bound), ("utilisation", f"{res.utilisation:.1%}"),
@@ -170,3 +192,21 @@ def cmd_op(args: argparse.Namespace) -> int:
     if args.json:
         print(f"wrote {write_text(args.json, json.dumps(out, indent=2) + chr(10), '--json')}")
     return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Handler of ``mixforge sim validate``: 0 when every gated entry is within tolerance."""
+    import json
+
+    from mixforge.outputs import write_text
+    from mixforge.sim.validate import DEFAULT_DATA, validate
+    from mixforge.sim.validate_report import render, render_markdown
+
+    report = validate(args.data or DEFAULT_DATA)
+    print(render(report))
+    outputs = [(args.json, json.dumps(report.as_dict(), indent=2)),
+               (args.markdown, render_markdown(report))]
+    for (where, text), flag in zip(outputs, ("--json", "--markdown"), strict=True):
+        if where:
+            print(f"wrote {write_text(where, text + chr(10), flag)}")
+    return 0 if report.ok else 1

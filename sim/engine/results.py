@@ -39,6 +39,9 @@ class OpResult:
         Time the compute units / the DRAM alone would need (one core's sequence).
     sim_wall_s
         Wall time the simulator spent on this op (cached results keep the first value).
+    dispatch
+        Why the op ran on ``unit``: the policy and its evidence, e.g.
+        ``"best: xpu 117 us <= pim 477 us"`` or ``"threshold: Op/B 3.9 < 32 -> pim"``.
     clock_hz, power_limited
         xPU clock the op ran at (0: not recorded), and whether it is below the boost clock
         because the op would exceed ``xpu.power_limit_w`` (:mod:`mixforge.sim.engine.dvfs`).
@@ -63,6 +66,7 @@ class OpResult:
     mapping: Mapping | None = None
     parts: tuple[OpResult, ...] = ()
     sim_wall_s: float = 0.0
+    dispatch: str = ""
     clock_hz: float = 0.0
     power_limited: bool = False
     idle_cores: int = 0
@@ -79,7 +83,8 @@ class OpResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the ``mixforge sim op --json`` payload)."""
         return {
-            "name": self.name, "unit": self.unit, "cycles": self.cycles,
+            "name": self.name, "unit": self.unit, "dispatch": self.dispatch,
+            "cycles": self.cycles,
             "seconds": self.seconds, "energy_j": self.energy_j,
             "energy_breakdown_j": self.energy.as_dict(),
             "roofline_seconds": self.roofline_seconds, "bound": self.bound,

@@ -32,9 +32,18 @@ from mixforge.sim.mapping.ops import Attention, Gemm, MoeGate, Op, Vector
 if TYPE_CHECKING:
     from mixforge.sim.engine.graph import GraphNode, GraphResult
 
-__all__ = ["Simulator", "Dispatch"]
+__all__ = ["Simulator", "Dispatch", "DISPATCH_POLICIES"]
 
-Dispatch = Literal["threshold", "best", "xpu", "pim"]
+Dispatch = Literal["best", "threshold", "xpu", "pim"]
+
+#: The dispatch policies, default first (``mixforge sim op --dispatch``).
+DISPATCH_POLICIES: tuple[Dispatch, ...] = ("best", "threshold", "xpu", "pim")
+
+
+def _us(seconds: float) -> str:
+    """A duration in microseconds with enough digits to tell two close ones apart."""
+    us = seconds * 1e6
+    return f"{us:.4g} us" if us < 1000 else f"{us:,.0f} us"
 
 
 def _compulsory_bytes(op: Gemm | Vector) -> int:
@@ -58,9 +67,12 @@ class Simulator:
     arch
         The device.
     dispatch
-        Where GEMM-like ops run when the device has PIM: ``"threshold"`` (PIM when the op's
-        FLOP per byte is below ``arch.pim.opb_threshold``, as Duplex), ``"best"`` (simulate
-        both, keep the faster), ``"xpu"`` or ``"pim"`` (forced, when the PIM has the formats).
+        Where GEMM-like ops and attention run when the device has PIM: ``"best"`` (default:
+        simulate both units, keep the faster, ties to the xPU; never slower than either forced
+        choice), ``"threshold"`` (Duplex's rule: PIM when the op's FLOP per compulsory DRAM
+        byte is below ``arch.pim.opb_threshold``), ``"xpu"`` or ``"pim"`` (forced; ``"pim"``
+        falls back to the xPU for ops the PIM has no mode for). Every result says why its unit
+        was chosen (:attr:`OpResult.dispatch`).
     layout
         DRAM layout of GEMM operands: ``"tiled"`` (tile-contiguous) or ``"row_major"``.
     cache_size
@@ -75,9 +87,12 @@ class Simulator:
     ``kv_bucket`` the changing KV lengths map onto a few cached shapes (:meth:`cache_stats`).
     """
 
-    def __init__(self, arch: ArchConfig, *, dispatch: Dispatch = "threshold",
+    def __init__(self, arch: ArchConfig, *, dispatch: Dispatch = "best",
                  layout: Layout = "tiled", cache_size: int = 1 << 16,
                  kv_bucket: KvBucket | None = None) -> None:
+        if dispatch not in DISPATCH_POLICIES:
+            raise ConfigError(f"unknown dispatch policy {dispatch!r} (known: "
+                              f"{', '.join(DISPATCH_POLICIES)})", path="dispatch")
         self.arch = arch
         self.dispatch = dispatch
         self.layout = layout
@@ -99,6 +114,15 @@ class Simulator:
                 and op.q_len <= self.kv_bucket.max_q_len):
             lo, hi = self.kv_bucket.edges(op.kv_len)
             if lo != hi:
+                if unit is None and self.dispatch == "best" and self._pim_ok(op):
+                    # interpolate each unit, then pick: the edges may favour another unit
+                    rx = self._interpolated(op, "xpu", lo, hi)
+                    rp = self._interpolated(op, "pim", lo, hi)
+                    if rp.seconds < rx.seconds:
+                        why = f"best: pim {_us(rp.seconds)} < xpu {_us(rx.seconds)}"
+                        return dataclasses.replace(rp, dispatch=why)
+                    why = f"best: xpu {_us(rx.seconds)} <= pim {_us(rp.seconds)}"
+                    return dataclasses.replace(rx, dispatch=why)
                 return self._interpolated(op, unit, lo, hi)
         return self._cached(op, unit)
 
@@ -234,25 +258,39 @@ class Simulator:
             return pim.lanes_for(op.kv, op.a) is not None
         return False
 
-    def _choose(self, op: Op) -> Unit:
-        if not self._pim_ok(op) or self.dispatch == "xpu":
-            return "xpu"
-        if self.dispatch == "pim":
-            return "pim"
+    def _choose(self, op: Op) -> tuple[Unit, str]:
+        """The unit the policy picks for ``op`` and why (a one-line reason)."""
+        if self.arch.pim is None:
+            return "xpu", "xpu: the device has no PIM"
+        if not self._pim_ok(op):
+            return "xpu", "xpu: the PIM has no mode for this op"
+        if self.dispatch in ("xpu", "pim"):
+            return self.dispatch, f"forced: {self.dispatch} (dispatch={self.dispatch})"
         if self.dispatch == "best":
-            rx, rp = self.run_op(op, "xpu"), self.run_op(op, "pim")
-            return "pim" if rp.seconds < rx.seconds else "xpu"
+            tx, tp = self.run_op(op, "xpu").seconds, self.run_op(op, "pim").seconds
+            if tp < tx:
+                return "pim", f"best: pim {_us(tp)} < xpu {_us(tx)}"
+            return "xpu", f"best: xpu {_us(tx)} <= pim {_us(tp)}"
         parts = op.lower() if isinstance(op, Attention) else (op,)
         flops = sum(2 * p.macs for p in parts if isinstance(p, Gemm))
         nbytes = sum(_compulsory_bytes(p) for p in parts if isinstance(p, Gemm | Vector))
         assert self.arch.pim is not None
-        return "pim" if flops / max(nbytes, 1) < self.arch.pim.opb_threshold else "xpu"
+        opb, thr = flops / max(nbytes, 1), self.arch.pim.opb_threshold
+        if opb < thr:
+            return "pim", f"threshold: Op/B {opb:.3g} < {thr:g} -> pim"
+        return "xpu", f"threshold: Op/B {opb:.3g} >= {thr:g} -> xpu"
 
     def _simulate(self, op: Op, unit: Unit | None) -> OpResult:
         t0 = time.perf_counter()
         if unit == "pim" and not self._pim_ok(op):
             raise ConfigError(f"{op.name}: the device has no PIM mode for this op", path="pim")
-        chosen = unit or self._choose(op)
+        if unit is None:
+            chosen, why = self._choose(op)
+            if self.dispatch == "best" and why.startswith("best"):
+                # both units were just simulated (and cached): reuse the faster one
+                return dataclasses.replace(self.run_op(op, chosen), dispatch=why)
+        else:
+            chosen, why = unit, f"forced: {unit} (unit={unit})"
         if isinstance(op, Attention | MoeGate):
             parts = tuple(self._simple(p, chosen if isinstance(op, Attention) else "xpu")
                           for p in op.lower())
@@ -263,7 +301,7 @@ class Simulator:
             res = sustained(self.arch, res, lambda a: Simulator(
                 a, dispatch=self.dispatch, layout=self.layout)._simulate(op, chosen))
         wall = time.perf_counter() - t0
-        return _with_wall(res, wall)
+        return dataclasses.replace(res, sim_wall_s=wall, dispatch=why)
 
     def _roofline(self, op: Gemm | Vector, unit: Unit) -> tuple[float, float, float]:
         """(memory, MAC, vector) lower bounds in seconds on ``unit``."""
@@ -353,9 +391,3 @@ class Simulator:
                         dram_bytes=sum(p.dram_bytes for p in parts), compute_seconds=comp,
                         memory_seconds=mem, tiles=sum(p.tiles for p in parts), actions=actions,
                         parts=parts)
-
-
-def _with_wall(res: OpResult, wall: float) -> OpResult:
-    from dataclasses import replace
-
-    return replace(res, sim_wall_s=wall)

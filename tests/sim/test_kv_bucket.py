@@ -45,8 +45,12 @@ def test_bucketed_within_bound_and_never_below_roofline(hw: str) -> None:
             op = Attention(batch, 1, int(length), 32, 8, 128)
             exact, approx = exact_sim.run_op(op), bucketed.run_op(op)
             assert approx.seconds >= exact.roofline_seconds
-            assert approx.roofline_seconds == pytest.approx(exact.roofline_seconds)
-            assert approx.macs == exact.macs and approx.unit == exact.unit
+            assert approx.macs == exact.macs
+            if approx.unit == exact.unit:
+                assert approx.roofline_seconds == pytest.approx(exact.roofline_seconds)
+            else:  # "best" dispatch may flip only where the two units nearly tie
+                other = exact_sim.run_op(op, approx.unit)
+                assert other.seconds <= exact.seconds * (1 + BUCKET_REL_ERROR), (length, batch)
             err = (approx.seconds - exact.seconds) / exact.seconds
             if batch * op.kv_heads >= 64:
                 assert abs(err) <= BUCKET_REL_ERROR, (length, err)
