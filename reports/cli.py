@@ -30,6 +30,9 @@ def register(subparsers: dict[str, Any]) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the points, evaluate nothing")
     p.add_argument("--retry-failed", action="store_true", help="evaluate failed points again")
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N new points")
+    p.add_argument("--commit-every", type=float, default=1.0, metavar="SECONDS",
+                   help="commit results at least this often (default 1 s; 0: after every "
+                        "chunk); a killed sweep recomputes at most the uncommitted ones")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
@@ -103,7 +106,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with Store(args.db) as store:
         print(f"sweep {spec.name}: {spec.kind.name} points on {executor.name} -> {args.db}")
         prog = run_sweep(spec, store, executor, retry_failed=args.retry_failed,
-                         on_progress=show, limit=args.limit)
+                         on_progress=show, limit=args.limit,
+                         commit_every_s=args.commit_every)
     if tty and not args.quiet:
         print(file=sys.stderr)
     wall = time.perf_counter() - prog.started
