@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mixforge.errors import ConfigError
 from mixforge.models.formats import get_format
@@ -27,6 +27,9 @@ from mixforge.sim.engine.units import gemm_on_pim, vector_on_pim, vector_on_xpu
 from mixforge.sim.mapping.l2 import map_l2
 from mixforge.sim.mapping.mapper import Mapping, map_gemm
 from mixforge.sim.mapping.ops import Attention, Gemm, MoeGate, Op, Vector
+
+if TYPE_CHECKING:
+    from mixforge.sim.engine.graph import GraphNode, GraphResult
 
 __all__ = ["Simulator", "Dispatch"]
 
@@ -108,6 +111,12 @@ class Simulator:
     def run_ops(self, ops: Iterable[Op]) -> LayerResult:
         """Ops one after another (a layer)."""
         return LayerResult(tuple(self.run_op(op) for op in ops))
+
+    def run_graph(self, nodes: Iterable[GraphNode]) -> GraphResult:
+        """A model step: ops in order, experts co-processed (:mod:`~mixforge.sim.engine.graph`)."""
+        from mixforge.sim.engine.graph import run_graph
+
+        return run_graph(self, nodes)
 
     def run_concurrent(self, xpu_ops: Sequence[Op], pim_ops: Sequence[Op]) -> LayerResult:
         """``xpu_ops`` on the xPU while ``pim_ops`` run on PIM, both from start to finish.
