@@ -55,6 +55,9 @@ class PointKind:
     metrics
         Names of the scalar metrics ``evaluate`` returns (the spec's ``metrics:`` choose among
         them); ``primary`` are the Pareto axes the report uses by default.
+    normalise
+        Applied to each point's config after its axes are set (e.g. a recipe axis given by
+        name becomes the full recipe), so the key hashes what is really evaluated.
     """
 
     name: str
@@ -63,6 +66,7 @@ class PointKind:
     metrics: tuple[str, ...]
     primary: tuple[str, ...] = ("seconds", "energy_j")
     description: str = ""
+    normalise: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 KINDS: dict[str, PointKind] = {}

@@ -99,6 +99,12 @@ class SweepSpec:
                 val = ex(cfg)
                 _set(cfg, fld, val, self.file, f"derived.{fld}")
                 axes.setdefault(fld, val)
+            if self.kind.normalise is not None:
+                try:
+                    cfg = self.kind.normalise(cfg)
+                except ConfigError as exc:
+                    raise ConfigError(f"point {axes}: {exc}", file=self.file,
+                                      path="axes") from None
             key = point_key(self.kind.name, cfg)
             if key in seen:
                 continue
