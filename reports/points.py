@@ -130,6 +130,9 @@ def _resolve_hw(base: dict[str, Any], file: str) -> dict[str, Any]:
     if base.get("pe_rtl") is not None:
         arch = with_pe_rtl(arch, resolve_path(base["pe_rtl"], file, "base.pe_rtl"))
     hw: dict[str, Any] = to_dict(arch)
+    # the figures are in hw.pe_rtl now; the file name was relative to the YAML (set
+    # hw.pe_rtl: null to drop them)
+    hw["xpu"]["pe"]["rtl"] = None
     return hw
 
 
