@@ -41,8 +41,8 @@ def evaluate_chunk(tasks: Sequence[Task]) -> list[Outcome]:
                         time.perf_counter() - t0))
         except Exception as exc:  # noqa: BLE001 -- a bug in one point must not stop a sweep
             tb = traceback.extract_tb(exc.__traceback__)[-1]
-            out.append((key, "failed", None, None,
-                        f"{type(exc).__name__}: {exc} ({os.path.basename(tb.filename)}:{tb.lineno})",
+            where = f"{os.path.basename(tb.filename)}:{tb.lineno}"
+            out.append((key, "failed", None, None, f"{type(exc).__name__}: {exc} ({where})",
                         time.perf_counter() - t0))
     return out
 

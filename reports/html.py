@@ -129,7 +129,8 @@ def write_report(db: str | Path, out: str | Path, *, sweeps: list[str] | None = 
          f"{html.escape(Path(db).name)}</title><style>{_CSS}</style></head><body>",
          f"<h1>mixforge sweep report</h1><p class='muted'>store {html.escape(str(db))}</p>"]
     md = [f"# mixforge sweep report\n\nstore `{db}`\n"]
-    csvs, figs = [], []
+    csvs: list[Path] = []
+    figs: list[Path] = []
     for view in views:
         c = view.counts()
         counts = ", ".join(f"{v} {k}" for k, v in c.items() if v)

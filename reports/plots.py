@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from cycler import cycler
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -30,7 +31,7 @@ STYLE: dict[str, Any] = {
     "ytick.labelsize": 7, "lines.markersize": 4, "axes.grid": True, "grid.alpha": 0.3,
     "grid.linewidth": 0.5, "axes.spines.top": False, "axes.spines.right": False,
     "savefig.bbox": "tight", "pdf.fonttype": 42, "svg.fonttype": "none",
-    "axes.prop_cycle": matplotlib.cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7",
+    "axes.prop_cycle": cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                                 "#E69F00", "#56B4E9", "#F0E442", "#000000"]),
 }
 
@@ -41,12 +42,16 @@ UNITS = {"seconds": "latency (s)", "energy_j": "energy (J)", "array_transistors"
          "tokens_per_s": "tokens/s", "energy_per_token_j": "energy per token (J)"}
 
 
+def _style() -> Any:
+    return plt.rc_context(STYLE)  # type: ignore[arg-type]  # matplotlib types keys as Literal
+
+
 def _label(m: str) -> str:
     return UNITS.get(m, m.replace("_", " "))
 
 
 def _fig(w: float = 3.4, h: float = 2.5, ncols: int = 1, nrows: int = 1) -> tuple[Figure, Any]:
-    with plt.rc_context(STYLE):
+    with _style():
         fig, ax = plt.subplots(nrows, ncols, figsize=(w, h), squeeze=False)
     return fig, ax
 
@@ -59,7 +64,7 @@ def fig_pareto(view: SweepView, x: str, y: str) -> Figure | None:
            and _pos(r.metrics.get(x)) and _pos(r.metrics.get(y))]
     if not ok and not bad:
         return None
-    with plt.rc_context(STYLE):
+    with _style():
         fig, axs = _fig(3.4, 2.7)
         ax = axs[0][0]
         ax.scatter([r.metrics[x] for r in ok], [r.metrics[y] for r in ok], s=10,
@@ -103,12 +108,12 @@ def fig_roofline(view: SweepView, max_roofs: int = 4) -> Figure | None:
                 roofs[key] = f"{unit} {short_label(r.axes, hw)}".strip()
     if not ops:
         return None
-    with plt.rc_context(STYLE):
+    with _style():
         fig, axs = _fig(3.4, 2.7)
         ax = axs[0][0]
         xs = [p[0] for pts in ops.values() for p in pts]
         lo, hi = min(xs) / 2, max(xs) * 2
-        for (peak, bw), name in roofs.items():
+        for peak, bw in roofs:
             lo, hi = min(lo, peak / bw / 4), max(hi, peak / bw * 4)
         grid = [lo * (hi / lo) ** (i / 200) for i in range(201)]
         for (peak, bw), name in roofs.items():
@@ -136,7 +141,7 @@ def fig_breakdown(view: SweepView, n: int = 6) -> Figure | None:
     panels = [p for p in panels if any(r.detail.get(p[0]) for r in best)]
     if by_class:
         panels.append(("classes", "energy by op class (J)"))
-    with plt.rc_context(STYLE):
+    with _style():
         fig, axs = _fig(3.4, 1.6 * len(panels) + 0.4, nrows=len(panels))
         labels = [f"#{r.index}" for r in best]
         for ax, (what, title) in zip((a[0] for a in axs), panels, strict=True):
@@ -175,7 +180,7 @@ def fig_sensitivity(view: SweepView, metrics: Sequence[str]) -> Figure | None:
         return None
     cols = min(2, len(axes))
     rows = math.ceil(len(axes) / cols)
-    with plt.rc_context(STYLE):
+    with _style():
         fig, axs = _fig(3.4 if cols == 1 else 6.8, 1.9 * rows + 0.3, ncols=cols, nrows=rows)
         for k, f in enumerate(axes):
             ax = axs[k // cols][k % cols]
@@ -212,7 +217,7 @@ def fig_metric_lines(view: SweepView, metric: str, x: str, group: str | None) ->
     lines: dict[Any, dict[Any, float]] = defaultdict(dict)
     for r in ok:
         lines[r.axes.get(group) if group else ""][r.axes.get(x)] = float(r.metrics[metric])
-    with plt.rc_context(STYLE):
+    with _style():
         fig, axs = _fig()
         ax = axs[0][0]
         for g, pts in lines.items():

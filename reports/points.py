@@ -132,7 +132,7 @@ def _resolve_hw(base: dict[str, Any], file: str) -> dict[str, Any]:
     hw: dict[str, Any] = to_dict(arch)
     # the figures are in hw.pe_rtl now; the file name was relative to the YAML (set
     # hw.pe_rtl: null to drop them)
-    hw["xpu"]["pe"]["rtl"] = None
+    hw["xpu"]["pe"]["rtl"] = ""
     return hw
 
 
@@ -166,7 +166,7 @@ def _simulator(hw_json: str, dispatch: str) -> Any:
         arch = arch_from_dict(json.loads(hw_json), file=None)
     except ConfigError as exc:
         raise ConfigError(exc.detail, path=f"hw.{exc.path}" if exc.path else "hw") from None
-    return Simulator(arch, dispatch=dispatch)  # type: ignore[arg-type]
+    return Simulator(arch, dispatch=dispatch)
 
 
 def _evaluate_op(cfg: dict[str, Any]) -> PointResult:
