@@ -29,6 +29,7 @@ REGISTRARS = (
     "mixforge.hw.array.cli",
     "mixforge.sim.cli",
     "mixforge.workloads.cli",
+    "mixforge.workloads.serving.cli",
     "mixforge.reports.cli",
 )
 
