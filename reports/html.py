@@ -20,7 +20,7 @@ import yaml
 
 from mixforge.errors import ConfigError
 from mixforge.reports.store import Store
-from mixforge.reports.table import SweepView, maximise, short_label
+from mixforge.reports.table import SweepView, compare_table, maximise, short_label
 
 __all__ = ["write_report", "build_views"]
 
@@ -156,6 +156,23 @@ def write_report(db: str | Path, out: str | Path, *, sweeps: list[str] | None = 
             md.append(f"![{title}]({rel})\n\n*{title}*: {caption} (also `{paths['pdf'].name}`, "
                       f"`{paths['svg'].name}`)\n")
             figs.extend(paths.values())
+        cmp = compare_table(view)
+        if cmp is not None and cmp[1]:
+            chead, crows, paper = cmp
+            axis = view.spec["report"]["compare"]["axis"]
+            base = view.spec["report"]["compare"]["baseline"]
+            intro = (f"Gain over {axis} = {base} (above 1: better; time and energy as "
+                     f"baseline / value, rates as value / baseline)."
+                     + (f" Paper: {paper}." if paper else ""))
+            h.append(f"<h3>Compared with {html.escape(str(base))}</h3><p>"
+                     f"{html.escape(intro)}</p><table><tr>"
+                     + "".join(f"<th>{html.escape(x)}</th>" for x in chead) + "</tr>")
+            h.extend("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in row) + "</tr>"
+                     for row in crows)
+            h.append("</table>")
+            md.append(f"### Compared with {base}\n\n{intro}\n\n| " + " | ".join(chead)
+                      + " |\n|" + "---|" * len(chead) + "\n"
+                      + "".join("| " + " | ".join(r) + " |\n" for r in crows))
         head, rows, yamls = _best_table(view, top)
         if rows:
             h.append("<h3>Best designs</h3><table><tr>" + "".join(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 from collections.abc import Callable
@@ -87,10 +88,12 @@ def get_kind(name: str, *, file: str | None = None) -> PointKind:
 
 
 def _load_optional_kinds() -> None:
-    try:  # model / serve points come from the workloads package's public API
-        import mixforge.reports.kinds_workloads  # noqa: F401
-    except ImportError:
-        pass
+    # model / serve points come from the workloads packages' public APIs
+    for mod in ("mixforge.reports.kinds_workloads", "mixforge.reports.kinds_serving"):
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            pass
 
 
 def canonical_json(obj: Any) -> str:

@@ -98,7 +98,8 @@ class SweepSpec:
             for fld, ex in self.derived:
                 val = ex(cfg)
                 _set(cfg, fld, val, self.file, f"derived.{fld}")
-                axes.setdefault(fld, val)
+                if not isinstance(val, dict | list):
+                    axes.setdefault(fld, val)
             if self.kind.normalise is not None:
                 try:
                     cfg = self.kind.normalise(cfg)
@@ -338,13 +339,33 @@ def spec_from_dict(data: dict[str, Any], *, file: str) -> SweepSpec:
         if m not in kind.metrics:
             raise ConfigError(f"unknown metric {m!r} of kind {kind.name} (known: "
                               f"{', '.join(kind.metrics)})", file=file, path=f"metrics[{i}]")
-    report = data.get("report")
-    if report is not None and not isinstance(report, dict):
-        raise ConfigError("must be a mapping", file=file, path="report")
+    report = _report(data.get("report"), [f for a in axes for f in a.fields], file)
     return SweepSpec(name=name, kind=kind, file=file, base=base, axes=axes,
                      derived=tuple(derived), constraints=tuple(constraints), sample=dict(sample),
                      metrics=tuple(metrics), description=str(data.get("description", "")),
                      report=report, raw=data)
+
+
+def _report(report: Any, fields: list[str], file: str) -> dict[str, Any] | None:
+    """Check the ``report`` section: ``pareto`` (metrics) and ``compare`` (see the report)."""
+    if report is None:
+        return None
+    if not isinstance(report, dict):
+        raise ConfigError("must be a mapping", file=file, path="report")
+    for k in report:
+        if k not in ("pareto", "compare"):
+            raise ConfigError("unknown key (known keys: compare, pareto)", file=file,
+                              path=f"report.{k}")
+    cmp = report.get("compare")
+    if cmp is not None:
+        if not isinstance(cmp, dict) or not {"axis", "baseline"} <= set(cmp) \
+                or set(cmp) - {"axis", "baseline", "metrics", "paper"}:
+            raise ConfigError("must be {axis, baseline, metrics, paper}", file=file,
+                              path="report.compare")
+        if cmp["axis"] not in fields:
+            raise ConfigError(f"{cmp['axis']!r} is not an axis field", file=file,
+                              path="report.compare.axis")
+    return report
 
 
 def load_spec(path: str | Path) -> SweepSpec:

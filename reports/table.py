@@ -11,7 +11,7 @@ from typing import Any
 
 from mixforge.reports.store import Row
 
-__all__ = ["SweepView", "pareto_front", "maximise", "short_label"]
+__all__ = ["SweepView", "pareto_front", "maximise", "short_label", "compare_table"]
 
 #: Metrics where more is better (everything else is minimised).
 _MAX_WORDS = ("per_s", "goodput", "utilisation", "throughput", "tokens_s")
@@ -50,6 +50,8 @@ def short_label(axes: dict[str, Any], varying: Sequence[str]) -> str:
     parts = []
     for f in varying:
         v = axes.get(f)
+        if isinstance(v, dict | list):
+            continue
         if isinstance(v, float):
             v = f"{v:.3g}"
         parts.append(f"{f.rsplit('.', 1)[-1]}={v}")
@@ -136,3 +138,44 @@ class SweepView:
 
 def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v == v and v > 0
+
+
+def compare_table(view: SweepView) -> tuple[list[str], list[list[str]], str] | None:
+    """The spec's ``report.compare`` (``axis``, ``baseline``, ``metrics``, ``paper``): for each
+    combination of the other axes and each non-baseline value of ``axis``, the gain over the
+    baseline of each metric (``value / baseline`` for metrics where more is better, else
+    ``baseline / value``: above 1 is always better). Returns (header, rows, paper note)."""
+    cmp = (view.spec.get("report") or {}).get("compare")
+    if not cmp:
+        return None
+    axis, base, metrics = cmp["axis"], cmp["baseline"], list(cmp.get("metrics") or [])
+    tied = {axis}
+    for entry in (view.spec.get("axes") or {}).values():
+        if isinstance(entry, dict) and "zip" in entry and axis in entry["zip"]:
+            tied |= set(entry["zip"])
+    tied |= set(view.spec.get("derived") or {})
+    others = [f for f in view.varying if f not in tied]
+    groups: dict[str, dict[Any, Row]] = {}
+    for r in view.rows:
+        if r.status in ("ok", "infeasible") and r.metrics:
+            groups.setdefault(short_label(r.axes, others), {})[repr(r.axes.get(axis))] = r
+    head = [*(f.rsplit(".", 1)[-1] for f in others), axis.rsplit(".", 1)[-1],
+            *(f"{m} gain" for m in metrics)]
+    rows = []
+    for _, by in groups.items():
+        b = by.get(repr(base))
+        if b is None:
+            continue
+        for val, r in by.items():
+            if val == repr(base):
+                continue
+            cells = []
+            for m in metrics:
+                x, y = r.metrics.get(m), b.metrics.get(m)
+                if not (_num(x) and _num(y)):
+                    cells.append("-")
+                    continue
+                gain = x / y if maximise(m) else y / x
+                cells.append(f"{gain:.2f}x")
+            rows.append([*(str(r.axes.get(f)) for f in others), str(r.axes.get(axis)), *cells])
+    return head, rows, str(cmp.get("paper", ""))
