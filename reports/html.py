@@ -84,11 +84,12 @@ def _figures(view: SweepView, figdir: Path) -> list[tuple[str, str, dict[str, Pa
         "by component of the best designs; the black tick is the simulated (overlapped) time.")
     add(plots.fig_sensitivity(view, objs[:2]), "sensitivity", "Sensitivity per axis",
         "For each numeric axis: the best and the median over the other axes.")
-    good = [m for m in (view.rows[0].metrics if view.rows else {}) if m.startswith("goodput")]
-    vary = view.varying
-    for m in good:
-        add(plots.fig_metric_lines(view, m, vary[0] if vary else "", vary[1] if len(vary) > 1
-                                   else None), m, f"{m}", "Goodput: requests/s meeting the SLOs.")
+    slo = (view.rows[0].config.get("slo") or {}) if view.rows else {}
+    for m in ("goodput_requests_per_s", "goodput_share"):
+        if any(m in r.metrics for r in view.rows):
+            add(plots.fig_metric_lines(view, m), m, f"Goodput ({m})",
+                f"Requests meeting both SLOs (TTFT <= {slo.get('ttft_s')} s, TBT <= "
+                f"{slo.get('tbt_s')} s), per axis value.")
     return out
 
 
@@ -96,10 +97,12 @@ def _best_table(view: SweepView, top: int) -> tuple[list[str], list[list[str]], 
     objs = list(view.objectives())
     extra = [m for m in ("bound", "unit", "energy_model", "area_model")
              if any(m in r.metrics for r in view.rows)]
-    head = ["#", *[f.rsplit(".", 1)[-1] for f in view.varying], *objs, *extra]
+    cols = [f for f in view.varying
+            if not any(isinstance(r.axes.get(f), dict | list) for r in view.rows)]
+    head = ["#", *[f.rsplit(".", 1)[-1] for f in cols], *objs, *extra]
     rows, yamls = [], []
     for r in view.best(top):
-        rows.append([str(r.index), *[_fmt(r.axes.get(f)) for f in view.varying],
+        rows.append([str(r.index), *[_fmt(r.axes.get(f)) for f in cols],
                      *[_fmt(r.metrics.get(m)) for m in objs], *[_fmt(r.metrics.get(m))
                                                                 for m in extra]])
         yamls.append(yaml.safe_dump({"schema_version": 1, **r.config}, sort_keys=False,

@@ -208,27 +208,32 @@ def fig_sensitivity(view: SweepView, metrics: Sequence[str]) -> Figure | None:
     return fig
 
 
-def fig_metric_lines(view: SweepView, metric: str, x: str, group: str | None) -> Figure | None:
-    """``metric`` (e.g. goodput at the SLOs) against axis ``x``, one line per ``group`` value."""
+def fig_metric_lines(view: SweepView, metric: str) -> Figure | None:
+    """``metric`` (e.g. goodput at the SLOs) against the first numeric axis, one line per
+    combination of the other varying axes."""
     ok = [r for r in view.rows if r.status in ("ok", "infeasible")
           and isinstance(r.metrics.get(metric), int | float)]
-    if not ok:
+    numeric = [f for f in view.varying if _sortable(view, f)]
+    if not ok or not numeric:
         return None
-    lines: dict[Any, dict[Any, float]] = defaultdict(dict)
+    x = numeric[0]
+    rest = [f for f in view.varying if f != x]
+    lines: dict[str, dict[Any, float]] = defaultdict(dict)
     for r in ok:
-        lines[r.axes.get(group) if group else ""][r.axes.get(x)] = float(r.metrics[metric])
+        lines[short_label(r.axes, rest)][r.axes.get(x)] = float(r.metrics[metric])
     with _style():
-        fig, axs = _fig()
+        fig, axs = _fig(3.4, 2.7)
         ax = axs[0][0]
-        for g, pts in lines.items():
+        for g, pts in list(lines.items())[:10]:
             xs = sorted(pts)
-            ax.plot(xs, [pts[v] for v in xs], "-o", ms=3,
-                    label=f"{group.rsplit('.', 1)[-1]}={g}" if group else None)
+            ax.plot(xs, [pts[v] for v in xs], "-o", ms=3, label=g or None)
+        _log(ax, [float(v) for pts in lines.values() for v in pts], "x")
         ax.set_xlabel(x)
         ax.set_ylabel(_label(metric))
         ax.set_title(f"{view.name}: {_label(metric)}")
-        if group:
-            ax.legend(frameon=False)
+        if rest:
+            ax.legend(frameon=False, fontsize=5.5, loc="upper center",
+                      bbox_to_anchor=(0.5, -0.2), ncol=2)
     return fig
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from mixforge.reports.store import Row
@@ -68,7 +69,7 @@ class SweepView:
     rows: list[Row]
     primary: tuple[str, ...]
 
-    @property
+    @cached_property
     def varying(self) -> list[str]:
         fields: list[str] = []
         for r in self.rows:

@@ -85,3 +85,8 @@ axes:
     assert m1["served"] == m4["served"] == 6
     assert m4["tokens_per_s"] > m1["tokens_per_s"]  # batching helps throughput
     assert m1["tbt_p99_s"] > 0 and m1["goodput_share"] >= 0
+    from mixforge.reports.html import write_report
+
+    files = write_report(a, tmp_path / "rep")
+    names = {p.name for p in files["figures"]}
+    assert "s-goodput_requests_per_s.svg" in names and "s-breakdown.pdf" in names
