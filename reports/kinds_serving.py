@@ -107,7 +107,8 @@ def _evaluate(cfg: dict[str, Any]) -> PointResult:
     detail = {
         "energy_j": {k: v * out_tok for k, v in en["by_component_j_per_output_token"].items()},
         "time_s": {f"{u} busy": v * s["duration_s"]
-                   for u, v in s["units"]["utilisation"].items()},
+                   for u, v in s["units"]["utilisation"].items()} | {
+                       "simulated": s["duration_s"]},
         "latency_s": lat,
     }
     return PointResult(metrics, detail)

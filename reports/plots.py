@@ -78,8 +78,11 @@ def fig_pareto(view: SweepView, x: str, y: str) -> Figure | None:
             ax.plot([r.metrics[x] for r in front], [r.metrics[y] for r in front], "-o",
                     color="#D55E00", ms=3.5, lw=1, label=f"Pareto front ({len(front)})")
             step = max(1, math.ceil(len(front) / 6))
+            # label with the axes that differ along the front (short labels stay readable)
+            differ = [f for f in view.varying if len({repr(r.axes.get(f)) for r in front}) > 1]
             for i, r in enumerate(front[::step]):
-                ax.annotate(short_label(r.axes, view.varying), (r.metrics[x], r.metrics[y]),
+                ax.annotate(short_label(r.axes, differ or view.varying),
+                            (r.metrics[x], r.metrics[y]),
                             xytext=(4, 4 + 7 * (i % 2)), textcoords="offset points",
                             fontsize=5.5, color="#D55E00")
         _log(ax, [r.metrics[x] for r in ok + bad], "x")
@@ -87,7 +90,7 @@ def fig_pareto(view: SweepView, x: str, y: str) -> Figure | None:
         ax.set_xlabel(_label(x) + (" (higher is better)" if maximise(x) else ""))
         ax.set_ylabel(_label(y) + (" (higher is better)" if maximise(y) else ""))
         ax.set_title(f"{view.name}: {_label(y)} vs {_label(x)}")
-        ax.legend(loc="best", frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     return fig
 
 
@@ -159,8 +162,8 @@ def fig_breakdown(view: SweepView, n: int = 6) -> Figure | None:
                 if any(vals):
                     ax.bar(labels, vals, bottom=bottom, label=comp, width=0.6)
                     bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
-            if what == "time_s":
-                sim = [float(r.detail["time_s"].get("simulated", 0)) for r in best]
+            if what == "time_s" and all("simulated" in r.detail["time_s"] for r in best):
+                sim = [float(r.detail["time_s"]["simulated"]) for r in best]
                 ax.scatter(labels, sim, marker="_", s=120, color="black", zorder=3,
                            label="simulated (overlapped)")
             ax.set_ylabel(title)
@@ -244,7 +247,8 @@ def save(fig: Figure, out: Path, stem: str) -> dict[str, Path]:
     for ext in ("png", "pdf", "svg"):
         p = out / f"{stem}.{ext}"
         tmp = out / f".{stem}.tmp.{ext}"
-        fig.savefig(tmp, format=ext)
+        with _style():  # the style's dpi and tight bounding box apply when saving
+            fig.savefig(tmp, format=ext)
         tmp.replace(p)
         paths[ext] = p
     plt.close(fig)
