@@ -85,8 +85,11 @@ axes:
     assert m1["served"] == m4["served"] == 6
     assert m4["tokens_per_s"] > m1["tokens_per_s"]  # batching helps throughput
     assert m1["tbt_p99_s"] > 0 and m1["goodput_share"] >= 0
-    from mixforge.reports.html import write_report
+    from mixforge.reports.plots import fig_metric_lines
 
-    files = write_report(a, tmp_path / "rep")
-    names = {p.name for p in files["figures"]}
-    assert "s-goodput_requests_per_s.svg" in names and "s-breakdown.pdf" in names
+    with Store(a, readonly=True) as sa:
+        view = SweepView("s", "serve", sa.sweeps()[0]["spec"], ra, ("tokens_per_s",))
+    fig = fig_metric_lines(view, "goodput_requests_per_s")
+    assert fig is not None
+    (line,) = fig.axes[0].get_lines()
+    assert list(line.get_xdata()) == [1, 4]

@@ -50,6 +50,7 @@ def test_post_constraints_and_pool_agree_with_inline(tmp_path: Path, small_spec:
         assert (status == "infeasible") == (m["array_transistors"] > 2.0e7)
 
 
+@pytest.mark.slow  # starting a local Ray instance takes 20-90 s
 def test_ray_gives_the_same_results(tmp_path: Path, small_spec: Path) -> None:
     pytest.importorskip("ray", reason="ray is an optional extra: pip install 'mixforge[ray]'")
     spec = load_spec(small_spec)
