@@ -84,6 +84,9 @@ def _figures(view: SweepView, figdir: Path) -> list[tuple[str, str, dict[str, Pa
         "by component of the best designs; the black tick is the simulated (overlapped) time.")
     add(plots.fig_sensitivity(view, objs[:2]), "sensitivity", "Sensitivity per axis",
         "For each numeric axis: the best and the median over the other axes.")
+    for m in (view.spec.get("report") or {}).get("lines") or []:
+        add(plots.fig_metric_lines(view, m), f"lines-{m}", f"{m} per axis value",
+            "One line per combination of the other axes.")
     slo = (view.rows[0].config.get("slo") or {}) if view.rows else {}
     for m in ("goodput_requests_per_s", "goodput_share"):
         if any(m in r.metrics for r in view.rows):

@@ -231,6 +231,7 @@ def fig_metric_lines(view: SweepView, metric: str) -> Figure | None:
             xs = sorted(pts)
             ax.plot(xs, [pts[v] for v in xs], "-o", ms=3, label=g or None)
         _log(ax, [float(v) for pts in lines.values() for v in pts], "x")
+        _log(ax, [v for pts in lines.values() for v in pts.values()], "y")
         ax.set_xlabel(x)
         ax.set_ylabel(_label(metric))
         ax.set_title(f"{view.name}: {_label(metric)}")

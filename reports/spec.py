@@ -347,15 +347,20 @@ def spec_from_dict(data: dict[str, Any], *, file: str) -> SweepSpec:
 
 
 def _report(report: Any, fields: list[str], file: str) -> dict[str, Any] | None:
-    """Check the ``report`` section: ``pareto`` (metrics) and ``compare`` (see the report)."""
+    """Check the ``report`` section: ``pareto`` (the Pareto objectives), ``lines`` (metrics
+    drawn against the first numeric axis, one line per combination of the others) and
+    ``compare`` (gains over a baseline value of one axis)."""
     if report is None:
         return None
     if not isinstance(report, dict):
         raise ConfigError("must be a mapping", file=file, path="report")
     for k in report:
-        if k not in ("pareto", "compare"):
-            raise ConfigError("unknown key (known keys: compare, pareto)", file=file,
+        if k not in ("pareto", "compare", "lines"):
+            raise ConfigError("unknown key (known keys: compare, lines, pareto)", file=file,
                               path=f"report.{k}")
+    for key in ("pareto", "lines"):
+        if not isinstance(report.get(key, []), list):
+            raise ConfigError("must be a list of metric names", file=file, path=f"report.{key}")
     cmp = report.get("compare")
     if cmp is not None:
         if not isinstance(cmp, dict) or not {"axis", "baseline"} <= set(cmp) \
