@@ -93,3 +93,35 @@ axes:
     assert fig is not None
     (line,) = fig.axes[0].get_lines()
     assert list(line.get_xdata()) == [1, 4]
+
+
+def test_synth_points_are_cached_by_design_hash(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import mixforge.hw.pe.synth as synth
+
+    monkeypatch.setenv("MIXFORGE_CACHE_DIR", str(tmp_path / "cache"))
+    calls: list[str] = []
+
+    def fake(spec: object, name: str, **kw: object) -> dict:
+        calls.append(repr(spec))
+        return {"cmos_transistors": 100 + len(calls), "cmos_transistors_incl_ff": 124,
+                "cells": 10, "flip_flops": 1, "parts": {"core": {"cmos_transistors_incl_ff": 90}}}
+
+    monkeypatch.setattr(synth, "synth_pe", fake)
+    p = tmp_path / "s.yaml"
+    p.write_text(f"""schema_version: 1
+name: area
+kind: synth_pe
+base: {{pe: {ROOT / 'examples/pe/shift_add_w4a8.yaml'}}}
+axes:
+  pe.group: [64, 128]
+""")
+    spec = load_spec(p)
+    for db in ("a.db", "b.db"):  # a second store: the disk cache answers, Yosys is not run
+        with Store(tmp_path / db) as st:
+            assert run_sweep(spec, st).done == 2
+    assert len(calls) == 2 and calls[0] != calls[1]
+    with Store(tmp_path / "b.db", readonly=True) as st:
+        rows = list(st.rows("area"))
+    assert sorted(r.metrics["cmos_transistors"] for r in rows) == [101, 102]
+    assert all(r.metrics["core_transistors"] == 90 for r in rows)
