@@ -16,6 +16,7 @@ import copy
 import hashlib
 import itertools
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -319,6 +320,10 @@ def spec_from_dict(data: dict[str, Any], *, file: str) -> SweepSpec:
         if bad:
             raise ConfigError(f"unknown name {sorted(bad)[0]!r} (use {', '.join(sorted(base))} "
                               "or metrics)", file=file, path=where)
+        unknown = sorted(set(re.findall(r"\bmetrics\.(\w+)", text)) - set(kind.metrics))
+        if unknown:
+            raise ConfigError(f"unknown metric {unknown[0]!r} of kind {kind.name} (known: "
+                              f"{', '.join(kind.metrics)})", file=file, path=where)
         constraints.append(Constraint(ex, cname or text, "metrics" in ex.names()))
     sample = data.get("sample") or {"method": "grid"}
     if not isinstance(sample, dict) or sample.get("method", "grid") not in ("grid", "random",

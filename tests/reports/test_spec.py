@@ -79,6 +79,7 @@ sample: {{method: {method}, n: 16, seed: 7}}
     ("constraints: [\"__import__('os')\"]\n", "constraints[0]"),
     ("constraints: [\"foo.bar < 1\"]\n", "constraints[0]"),
     ("metrics: [seconds, joules]\n", "metrics[1]"),
+    ("constraints: [\"metrics.area <= 1\"]\n", "constraints[0]"),
     ("sample: {method: lhs}\n", "sample.n"),
     ("axez: {}\n", "axez"),
 ])
