@@ -75,15 +75,24 @@ def cmd_zoo_show(args: argparse.Namespace) -> int:
     attn = "MLA" if m.mla else ("MHA" if m.num_kv_heads == m.num_heads else
                                 ("MQA" if m.num_kv_heads == 1 else "GQA"))
     print(f"{m.name} ({m.model_type}){': ' + m.source if m.source else ''}")
+    heads = (f"{m.num_heads} heads, latent {m.kv_lora_rank} + rope {m.qk_rope_head_dim}, "
+             f"q_lora {m.q_lora_rank}, qk {m.qk_nope_head_dim}+{m.qk_rope_head_dim}, "
+             f"v {m.v_head_dim}" if m.mla else
+             f"{m.num_heads}/{m.num_kv_heads} heads x {m.head_dim}")
+    window = f", sliding window {m.sliding_window} on some layers" if m.sliding_window else ""
     print(f"  layers {m.num_layers} (MoE: {len(moe_layers)}), hidden {m.hidden_size}, "
-          f"{attn} {m.num_heads}/{m.num_kv_heads} heads x {m.head_dim}, vocab {m.vocab_size}, "
-          f"context {m.max_position_embeddings}")
+          f"{attn} {heads}, vocab {m.vocab_size}, context {m.max_position_embeddings}"
+          f"{window}")
     if m.is_moe:
         print(f"  experts {m.n_experts} (top-{m.top_k}) x {m.moe_intermediate_size}, shared "
               f"{m.n_shared_experts or (1 if m.shared_expert_intermediate_size else 0)}")
     pub = published_params(args.model)
     ref = f" (published {_params(int(pub['total']))})" if pub else ""
-    print(f"  parameters: total {pc.total:,} {ref}, active per token {pc.active:,}")
+    aref = f" (published {_params(int(pub['active']))})" if pub else ""
+    print(f"  parameters: total {pc.total:,}{ref}, active per token {pc.active:,}{aref} "
+          "(embedding table included)")
+    if pub:
+        print(f"  published: {pub['source']}")
     for cls, n in pc.by_class.items():
         if n:
             print(f"    {cls:<16}{n:>18,}")

@@ -128,6 +128,21 @@ def _int(v: Any, file: str, path: str, *, allow_zero: bool = False) -> int:
     return v
 
 
+def _implicit_layer_types(cfg: dict[str, Any], file: str, mt: str, layers: int
+                          ) -> tuple[str, ...]:
+    """Sliding-window layers of configs without ``layer_types`` (transformers' rules): Mistral
+    / Mixtral use the window in every layer; Qwen2-family models only with
+    ``use_sliding_window``, in layers ``>= max_window_layers``; other families ignore it."""
+    if mt in ("mistral", "mixtral"):
+        return ("sliding_attention",) * layers
+    if mt.startswith("qwen") and cfg.get("use_sliding_window") is True:
+        first = _int(_get(cfg, file, "max_window_layers", default=0, required=False), file,
+                     "max_window_layers", allow_zero=True)
+        return tuple("sliding_attention" if i >= first else "full_attention"
+                     for i in range(layers))
+    return ()
+
+
 def model_from_hf(cfg: dict[str, Any], *, name: str = "", file: str = "config.json"
                   ) -> ModelConfig:
     """Build a :class:`ModelConfig` from a parsed config.json dict (see module docstring)."""
@@ -173,6 +188,9 @@ def model_from_hf(cfg: dict[str, Any], *, name: str = "", file: str = "config.js
     if layer_types and len(layer_types) != layers:
         raise ConfigError(f"has {len(layer_types)} entries but num_hidden_layers is {layers}",
                           file=file, path="layer_types")
+    window = num("sliding_window", default=0, zero=True)
+    if window and not layer_types:
+        layer_types = _implicit_layer_types(cfg, file, mt, layers)
     mla = "kv_lora_rank" in cfg and cfg["kv_lora_rank"] is not None
     shared_i = num("shared_expert_intermediate_size", default=0, zero=True)
     kw: dict[str, Any] = {}
@@ -206,7 +224,7 @@ def model_from_hf(cfg: dict[str, Any], *, name: str = "", file: str = "config.js
         mlp_only_layers=mlp_only,
         score_correction_bias=_get(cfg, file, "topk_method", default="", required=False)
         == "noaux_tc",
-        sliding_window=num("sliding_window", default=0, zero=True) if layer_types else 0,
+        sliding_window=window if "sliding_attention" in layer_types else 0,
         layer_types=layer_types, source=str(cfg.get("_source", "")), **kw)
 
 

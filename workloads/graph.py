@@ -3,21 +3,23 @@
 ``build_model_graph(model, recipe, phase=..., batch=..., prompt=... | kv=...)`` returns a
 :class:`ModelGraph` whose ``nodes`` go straight to ``Simulator(arch).run_graph``. Layers with
 identical ops become one node per op with ``count`` = number of such layers, so a 61-layer
-model costs a handful of simulations. Op shapes and formats are documented in the README's
-"Model graphs" section; the approximations are stated where they are made.
+model costs a handful of simulations. The README's "Models on the simulator" section lists the
+conventions; each approximation is stated where it is made.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mixforge.errors import ConfigError
-from mixforge.models.formats import get_format
 from mixforge.sim.engine.graph import GraphNode
-from mixforge.sim.mapping.ops import Attention, Gemm, MoeGate, Op, Vector
+from mixforge.sim.mapping.ops import Attention, Op, Vector
 from mixforge.workloads.config import ModelConfig
+from mixforge.workloads.lowering import FormatLowering, is_fused
 from mixforge.workloads.recipes import Recipe, TensorQuant
 from mixforge.workloads.routing import Routing, expert_tokens
 
@@ -30,11 +32,12 @@ __all__ = ["ModelGraph", "build_model_graph", "causal_kv_len", "Phase"]
 
 Phase = Literal["prefill", "decode"]
 _Item = tuple[str, tuple[Op, ...], str]  # (op class, ops, note)
-
-
 @dataclass(frozen=True)
 class ModelGraph:
-    """The ops of one step of ``model`` (iterating yields the :class:`GraphNode` s)."""
+    """The ops of one step of ``model`` (iterating yields the :class:`GraphNode` s).
+
+    ``kv_len`` is the longest sequence's KV length after the step, ``kv_lens`` each one's.
+    """
 
     model: ModelConfig
     recipe: Recipe
@@ -44,6 +47,7 @@ class ModelGraph:
     kv_len: int
     nodes: tuple[GraphNode, ...]
     expert_load: tuple[int, ...] = ()
+    kv_lens: tuple[int, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -69,106 +73,40 @@ def causal_kv_len(q_len: int, past: int, window: int) -> int:
     return max(1, math.ceil(total / q_len))
 
 
-class _Builder:
-    def __init__(self, m: ModelConfig, r: Recipe, arch: ArchConfig | None, batch: int,
-                 q_len: int, past: int, routing: Routing) -> None:
+class _Builder(FormatLowering):
+    def __init__(self, m: ModelConfig, r: Recipe, arch: ArchConfig | None,
+                 groups: tuple[tuple[int, int], ...], q_len: int, routing: Routing) -> None:
         self.m, self.r, self.arch = m, r, arch
-        self.b, self.q, self.past = batch, q_len, past
-        self.t = batch * q_len
-        self.act = r.activations
+        self.groups = groups  # (sequences, cached tokens before this step) per KV length
+        self.b, self.q = sum(g[0] for g in groups), q_len
+        self.t = self.b * q_len
+        super().__init__(arch, r.activations, r.dequantize)
         self.routing = routing
-        self.native = {(md.w, md.a) for md in arch.xpu.pe.modes} if arch is not None else None
+        # gated MLPs: SiLU gate (SwiGLU) or GELU gate (GeGLU: gelu's ops; the product is ~1 op
+        # more per element)
+        self.glu: Literal["swiglu", "gelu"] = "gelu" if m.hidden_act.startswith("gelu") \
+            else "swiglu"
         self.load: tuple[int, ...] = ()
-
-    # -------------------------------------------------------------- format resolution
-    def _target(self, w: str, a: str) -> tuple[str, str] | None:
-        """A native (w', a') to run an unsupported (w, a) on, cheapest conversion first: the
-        same activations with the narrowest weight format at least as wide (dequantize the
-        weights); the same weights with other activations (cast the activations); float16 /
-        bfloat16; the device's first mode. ``None`` when (w, a) is native."""
-        assert self.native is not None
-        if (w, a) in self.native:
-            return None
-        wb = get_format(w).bits
-        wide = sorted((get_format(nw).bits, nw) for nw, na in self.native
-                      if na == a and get_format(nw).bits >= wb)
-        if wide:
-            return wide[0][1], a
-        same_w = sorted((get_format(na).bits, na) for nw, na in self.native if nw == w)
-        if same_w:
-            return w, same_w[-1][1]
-        for pair in (("float16", "float16"), ("bfloat16", "bfloat16")):
-            if pair in self.native:
-                return pair
-        return sorted(self.native)[0]
-
-    def _convert(self, name: str, cls: str, w: str, a: str, tw: str, ta: str, w_elems: int,
-                 a_elems: int) -> tuple[list[Op], str]:
-        """Ops that make (w, a) operands executable as (tw, ta), and the note saying so."""
-        if not self.r.dequantize:
-            raise ConfigError(f"{name}: the device has no PE mode for w={w} a={a} "
-                              "(set dequantize: true in the recipe, or use another device)",
-                              path=f"weights.{cls}")
-        ops: list[Op] = []
-        if tw != w:
-            # unfused dequantization: read the stored operand (+ scales), write it in tw, and
-            # the GEMM reads it back (a fused kernel would save the write and the re-read)
-            ops += [Vector("dequant", elems=w_elems, fmt=w, inputs=1, outputs=0,
-                           name=f"{name}.dequant"),
-                    Vector("copy", elems=w_elems, fmt=tw, inputs=0, outputs=1,
-                           name=f"{name}.dequant_store")]
-        if ta != a:
-            ops.append(Vector("dequant", elems=a_elems, fmt=a, name=f"{name}.act_cast"))
-        return ops, f"{name}: w={w} a={a} not native, run as w={tw} a={ta} (unfused conversion)"
-
-    def linear(self, cls: str, name: str, m: int, k: int, n: int, q: TensorQuant,
-               batch: int = 1) -> tuple[list[Op], str]:
-        """A weight GEMM ``[m, k] x [k, n]`` (``batch`` copies with their own weights), with
-        the conversion ops it needs on this device."""
-        w, a = q.format, self.act
-        tgt = self._target(w, a) if self.native is not None else None
-        if tgt is None:
-            return [Gemm(m=m, k=k, n=n, batch=batch, w=w, a=a, group_size=q.group_size,
-                         scale_fmt=q.sim_scale_format, shared_b=batch == 1, name=name)], ""
-        tw, ta = tgt
-        ops, note = self._convert(name, cls, w, a, tw, ta, k * n * batch, m * k * batch)
-        keep_groups = tw == w  # still the stored format: its scales are still read
-        ops.append(Gemm(m=m, k=k, n=n, batch=batch, w=tw, a=ta, shared_b=batch == 1,
-                        group_size=q.group_size if keep_groups else 0,
-                        scale_fmt=q.sim_scale_format, name=name))
-        return ops, note
-
-    def router(self, name: str, q: TensorQuant, t: int) -> tuple[list[Op], str]:
-        m = self.m
-        w, a = q.format, self.act
-        tgt = self._target(w, a) if self.native is not None else None
-        ops: list[Op] = []
-        note = ""
-        if tgt is not None:
-            w, ta = tgt[0], tgt[1]
-            ops, note = self._convert(name, "router", q.format, a, w, ta,
-                                      m.hidden_size * m.n_experts, t * m.hidden_size)
-            a = ta
-        ops.append(MoeGate(tokens=t, hidden=m.hidden_size, experts=m.n_experts,
-                           top_k=m.top_k, a=a, w=w, name=name))
-        return ops, note
 
     def attention(self, name: str, heads: int, kv_heads: int, head_dim: int, window: int,
                   kv_fmt: str, kv_fraction: float, kv_elems_tok: int) -> tuple[list[Op], str]:
-        kv_len = causal_kv_len(self.q, self.past, window)
-        kv_len = max(1, round(kv_len * kv_fraction)) if kv_fraction < 1 else kv_len
+        """One attention op per group of sequences with the same KV length (independent ops:
+        the simulator may split them between xPU and PIM), plus KV conversions if needed."""
         a = self.act
         tgt = self._target(kv_fmt, a) if self.native is not None else None
+        tw, ta = tgt if tgt is not None else (kv_fmt, a)
         ops: list[Op] = []
         note = ""
-        tw, ta = kv_fmt, a
-        if tgt is not None:
-            tw, ta = tgt
-            ops, note = self._convert(name, "kv_cache", kv_fmt, a, tw, ta,
-                                      self.b * kv_len * kv_elems_tok,
-                                      self.t * heads * head_dim)
-        ops.append(Attention(batch=self.b, q_len=self.q, kv_len=kv_len, heads=heads,
-                             kv_heads=kv_heads, head_dim=head_dim, a=ta, kv=tw, name=name))
+        for seqs, past in self.groups:
+            kv_len = causal_kv_len(self.q, past, window)
+            kv_len = max(1, round(kv_len * kv_fraction)) if kv_fraction < 1 else kv_len
+            if tgt is not None:
+                conv, note = self._convert(name, "kv_cache", kv_fmt, a, tw, ta,
+                                           seqs * kv_len * kv_elems_tok,
+                                           seqs * self.q * heads * head_dim)
+                ops += conv
+            ops.append(Attention(batch=seqs, q_len=self.q, kv_len=kv_len, heads=heads,
+                                 kv_heads=kv_heads, head_dim=head_dim, a=ta, kv=tw, name=name))
         return ops, note
 
     # -------------------------------------------------------------- layer
@@ -193,11 +131,14 @@ class _Builder:
     def _lin_item(self, cls: str, op_class: str, name: str, m: int, k: int, n: int,
                   q: TensorQuant, batch: int = 1) -> list[_Item]:
         ops, note = self.linear(cls, name, m, k, n, q, batch)
-        deq = tuple(o for o in ops if isinstance(o, Vector))
-        main = tuple(o for o in ops if not isinstance(o, Vector))
-        out: list[_Item] = [(op_class, main, note)]
+        out: list[_Item] = []
+        deq = tuple(o for o in ops if isinstance(o, Vector) and not is_fused(o))
         if deq:
-            out.insert(0, ("dequant", deq, note))
+            out.append(("dequant", deq, note))
+        fused = tuple(o for o in ops if is_fused(o))
+        if fused:
+            out.append((op_class, fused, note))
+        out.append((op_class, tuple(o for o in ops if not isinstance(o, Vector)), note))
         return out
 
     def _attn_block(self, i: int) -> list[_Item]:
@@ -220,12 +161,26 @@ class _Builder:
             items += self._lin_item("attention", "attn.qkv", "kv_a", t, h, lat, q)
             items.append(("norm", (Vector("rmsnorm", elems=t * m.kv_lora_rank, fmt=a,
                                           name="kv_a_norm"),), ""))
-            # absorbed MLA (DeepSeek-V2 inference): W_UK folds into q, W_UV into the output;
-            # attention is MQA over the cached latent (kv_lora_rank + rope wide)
-            items += self._lin_item("attention", "attn.qkv", "q_absorb", t, m.qk_nope_head_dim,
-                                    m.kv_lora_rank, q, batch=nh)
             rope_elems = t * (nh + 1) * m.qk_rope_head_dim
-            heads, kvh, hd, kv_tok = nh, 1, lat, lat
+            absorbed = self.q == 1
+            if absorbed:
+                # decode, absorbed MLA (DeepSeek-V2 inference): W_UK folds into q, W_UV into
+                # the output; attention is MQA over the cached latent (kv_lora_rank + rope)
+                items += self._lin_item("attention", "attn.qkv", "q_absorb", t,
+                                        m.qk_nope_head_dim, m.kv_lora_rank, q, batch=nh)
+                heads, kvh, hd, kv_tok = nh, 1, lat, lat
+            else:
+                # prefill, plain MLA: K/V of every head from the latent, then MHA with q/k of
+                # qk_nope + qk_rope and v of v_head_dim; head_dim = their mean keeps QK^T + PV
+                # MACs and K + V bytes exact
+                vd = m.v_head_dim
+                items += self._lin_item("attention", "attn.qkv", "kv_b", t, m.kv_lora_rank,
+                                        nh * (m.qk_nope_head_dim + vd), q)
+                heads, kvh, hd = nh, nh, (qk + vd) // 2
+                kv_tok = nh * (qk + vd)
+                if (qk + vd) % 2:
+                    raise ConfigError(f"qk_nope_head_dim + qk_rope_head_dim + v_head_dim "
+                                      f"({qk + vd}) must be even", path="v_head_dim")
         else:
             qd, kvd = nh * m.head_dim, m.num_kv_heads * m.head_dim
             items += self._lin_item("attention", "attn.qkv", "qkv", t, h, qd + 2 * kvd, q)
@@ -248,8 +203,9 @@ class _Builder:
                 items.append(("dequant", deq, note))
             items.append(("attn.core", tuple(o for o in ops if isinstance(o, Attention)), note))
         if m.mla:
-            items += self._lin_item("attention", "attn.o", "v_absorb", t, m.kv_lora_rank,
-                                    m.v_head_dim, q, batch=nh)
+            if self.q == 1:
+                items += self._lin_item("attention", "attn.o", "v_absorb", t, m.kv_lora_rank,
+                                        m.v_head_dim, q, batch=nh)
             items += self._lin_item("attention", "attn.o", "o", t, nh * m.v_head_dim, h, q)
         else:
             items += self._lin_item("attention", "attn.o", "o", t, nh * m.head_dim, h, q)
@@ -260,7 +216,7 @@ class _Builder:
         h = self.m.hidden_size
         name = name or op_class
         items = self._lin_item(cls, op_class, f"{name}.gate_up", t, h, 2 * inter, q)
-        items.append((f"{op_class}.act", (Vector("swiglu", elems=t * inter, fmt=self.act,
+        items.append((f"{op_class}.act", (Vector(self.glu, elems=t * inter, fmt=self.act,
                                                  inputs=2, name=f"{name}.swiglu"),), ""))
         items += self._lin_item(cls, op_class, f"{name}.down", t, inter, h, q)
         return items
@@ -269,7 +225,7 @@ class _Builder:
         m, r, t, a = self.m, self.r, self.t, self.act
         h, e_n = m.hidden_size, m.n_experts
         rq = r.weight("router", i)
-        gops, gnote = self.router("moe_gate", rq, t)
+        gops, gnote = self.router("moe_gate", rq, t, h, e_n, m.top_k)
         items: list[_Item] = []
         if len(gops) > 1:
             items.append(("dequant", tuple(gops[:-1]), gnote))
@@ -281,6 +237,7 @@ class _Builder:
         up: list[Op] = []
         down: list[Op] = []
         pre: list[Op] = []
+        fused: list[Op] = []
         notes: set[str] = set()
         inter = m.moe_intermediate_size
         for e, te in enumerate(load):
@@ -290,15 +247,18 @@ class _Builder:
             for dst, nm, k, n in ((up, "expert.gate_up", h, 2 * inter),
                                   (down, "expert.down", inter, h)):
                 ops, note = self.linear("experts", nm, te, k, n, q)
-                pre += [o for o in ops if isinstance(o, Vector)]
+                pre += [o for o in ops if isinstance(o, Vector) and not is_fused(o)]
+                fused += [o for o in ops if is_fused(o)]
                 dst += [o for o in ops if not isinstance(o, Vector)]
                 if note:
                     notes.add(note)
         note = "; ".join(sorted(notes))
         if pre:
             items.append(("dequant", tuple(pre), note))
+        if fused:
+            items.append(("moe.experts", tuple(fused), note))
         items.append(("moe.experts", tuple(up), note))
-        items.append(("moe.experts.act", (Vector("swiglu", elems=sum(load) * inter, fmt=a,
+        items.append(("moe.experts.act", (Vector(self.glu, elems=sum(load) * inter, fmt=a,
                                                  inputs=2, name="expert.swiglu"),), ""))
         items.append(("moe.experts", tuple(down), note))
         shared_i = m.shared_expert_intermediate_size or m.n_shared_experts * inter
@@ -312,7 +272,8 @@ class _Builder:
 
 
 def build_model_graph(model: ModelConfig, recipe: Recipe, *, phase: Phase, batch: int = 1,
-                      prompt: int = 0, kv: int = 0, routing: Routing | None = None,
+                      prompt: int = 0, kv: int | Sequence[int] = 0,
+                      routing: Routing | None = None,
                       arch: ArchConfig | None = None) -> ModelGraph:
     """The op graph of one step.
 
@@ -320,31 +281,44 @@ def build_model_graph(model: ModelConfig, recipe: Recipe, *, phase: Phase, batch
     ----------
     phase
         ``"prefill"``: ``batch`` prompts of ``prompt`` tokens (causal attention, logits of the
-        last token only); ``"decode"``: one new token per sequence over ``kv`` cached tokens.
+        last token only); ``"decode"``: one new token per sequence, attending to ``kv``
+        positions (the new token included).
+    kv
+        Decode: one KV length for the whole batch, or one per sequence (a serving step; then
+        ``batch`` is ``len(kv)``): sequences with equal lengths share an attention op.
     routing
         Tokens per expert (default uniform); the same distribution in every MoE layer.
     arch
-        When given, ops whose formats the xPU cannot execute are dequantized (recipe
+        When given, ops whose formats the xPU cannot execute are converted (recipe
         ``dequantize: true``, the cost is a ``dequant`` op class) or rejected.
 
     Raises ``ConfigError`` for a non-positive batch / length, or a length beyond
     ``max_position_embeddings``.
     """
+    if not isinstance(kv, int):
+        kvs = tuple(kv)
+        if batch not in (1, len(kvs)):
+            raise ConfigError(f"is {batch} but kv lists {len(kvs)} sequences", path="batch")
+        batch = len(kvs)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"must be a positive integer, not {batch!r}", path="batch")
     if phase == "prefill":
-        q_len, past, length, field = prompt, 0, prompt, "prompt"
+        q_len, lengths, field = prompt, (prompt,) * batch, "prompt"
     elif phase == "decode":
-        q_len, past, length, field = 1, kv - 1, kv, "kv"
+        q_len, field = 1, "kv"
+        lengths = kvs if not isinstance(kv, int) else (kv,) * batch
     else:
         raise ConfigError(f"must be prefill or decode, not {phase!r}", path="phase")
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ConfigError(f"must be a positive integer, not {length!r}", path=field)
-    if length > model.max_position_embeddings:
-        raise ConfigError(f"{length} exceeds the context window of {model.name} "
-                          f"(max_position_embeddings = {model.max_position_embeddings})",
-                          path=field)
-    b = _Builder(model, recipe, arch, batch, q_len, past, routing or Routing())
+    for length in set(lengths):
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ConfigError(f"must be a positive integer, not {length!r}", path=field)
+        if length > model.max_position_embeddings:
+            raise ConfigError(f"{length} exceeds the context window of {model.name} "
+                              f"(max_position_embeddings = {model.max_position_embeddings})",
+                              path=field)
+    past = Counter(n - q_len for n in lengths)
+    groups = tuple((c, p) for p, c in sorted(past.items()))
+    b = _Builder(model, recipe, arch, groups, q_len, routing or Routing())
     per_sig: dict[tuple[object, ...], list[_Item]] = {}
     layers_of: dict[tuple[object, ...], list[int]] = {}
     for i in range(model.num_layers):
@@ -370,7 +344,8 @@ def build_model_graph(model: ModelConfig, recipe: Recipe, *, phase: Phase, batch
                                       model.vocab_size, recipe.weight("lm_head")):
         nodes.append(GraphNode(ops, op_class=cls, note=note))
     return ModelGraph(model=model, recipe=recipe, phase=phase, batch=batch, q_len=q_len,
-                      kv_len=length, nodes=tuple(nodes), expert_load=b.load)
+                      kv_len=max(lengths), nodes=tuple(nodes), expert_load=b.load,
+                      kv_lens=lengths)
 
 
 def _label(layers: list[int]) -> str:

@@ -10,7 +10,8 @@ simulations. This module knows nothing about models: ``mixforge.workloads`` buil
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from mixforge.errors import ConfigError
@@ -60,6 +61,16 @@ class GraphNode:
         """FLOPs of one execution (2 per MAC plus vector ops)."""
         return sum(op_flops(op) for op in self.ops)
 
+    @cached_property
+    def roofline_memo(self) -> dict[int, tuple[object, float, float]]:
+        """Per-device memo of the xPU roofline terms (filled by :func:`run_graph`)."""
+        return {}
+
+    @cached_property
+    def parts(self) -> tuple[Gemm | Vector, ...]:
+        """The GEMM and vector ops of one execution (composites lowered; computed once)."""
+        return tuple(p for op in self.ops for p in _parts(op))
+
 
 def _parts(op: Op) -> tuple[Gemm | Vector, ...]:
     return op.lower() if isinstance(op, Attention | MoeGate) else (op,)
@@ -89,17 +100,26 @@ class NodeResult:
     unit_energy: dict[str, EnergyBreakdown]
     roofline_seconds: float
     bound: str
+    xpu_memory_s: float = 0.0
+    xpu_compute_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class ClassSummary:
-    """Totals of one op class; ``bound`` is the bound of the ops holding most of its time."""
+    """Totals of one op class.
+
+    ``bound`` is the simulated bound of the ops holding most of its time (DMA vs compute time
+    of the mapped tiles, or PIM); ``roofline_bound`` is the classical one on the xPU:
+    ``"compute"`` when its ops at peak rate take longer than its compulsory bytes at peak
+    bandwidth (arithmetic intensity above the ridge point), else ``"memory"``.
+    """
 
     seconds: float
     energy_j: float
     flops: int
     dram_bytes: int
     bound: str
+    roofline_bound: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,11 +138,15 @@ class GraphResult:
         return sum(n.roofline_seconds for n in self.nodes)
 
     @property
+    def roofline_bound(self) -> str:
+        """``"compute"`` or ``"memory"``: the step's xPU roofline (see :class:`ClassSummary`)."""
+        mem = sum(n.xpu_memory_s for n in self.nodes)
+        comp = sum(n.xpu_compute_s for n in self.nodes)
+        return "compute" if comp > mem else "memory"
+
+    @property
     def energy(self) -> EnergyBreakdown:
-        total = EnergyBreakdown()
-        for n in self.nodes:
-            total = total + n.energy
-        return total
+        return _sum(n.energy for n in self.nodes)
 
     @property
     def energy_j(self) -> float:
@@ -131,11 +155,11 @@ class GraphResult:
     @property
     def unit_energy(self) -> dict[str, EnergyBreakdown]:
         """Energy of the ops that ran on each unit (``"xpu"``, ``"pim"``), by component."""
-        out: dict[str, EnergyBreakdown] = {}
+        per: dict[str, list[EnergyBreakdown]] = {}
         for n in self.nodes:
             for u, e in n.unit_energy.items():
-                out[u] = out.get(u, EnergyBreakdown()) + e
-        return out
+                per.setdefault(u, []).append(e)
+        return {u: _sum(es) for u, es in per.items()}
 
     @property
     def unit_seconds(self) -> dict[str, float]:
@@ -150,7 +174,8 @@ class GraphResult:
         """JSON-ready summary."""
         return {
             "seconds": self.seconds, "roofline_seconds": self.roofline_seconds,
-            "energy_j": self.energy_j, "energy_breakdown_j": self.energy.as_dict(),
+            "roofline_bound": self.roofline_bound, "energy_j": self.energy_j,
+            "energy_breakdown_j": self.energy.as_dict(),
             "unit_energy_j": {u: e.total_j for u, e in self.unit_energy.items()},
             "unit_seconds": self.unit_seconds,
             "per_class": {k: vars(v).copy() for k, v in self.per_class.items()},
@@ -163,36 +188,64 @@ class GraphResult:
         }
 
 
+_EF = tuple(f.name for f in fields(EnergyBreakdown))
+
+
+def _scale(e: EnergyBreakdown, c: float) -> EnergyBreakdown:
+    return EnergyBreakdown(*[getattr(e, k) * c for k in _EF]) if c != 1 else e
+
+
+def _sum(es: Iterable[EnergyBreakdown]) -> EnergyBreakdown:
+    acc = [0.0] * len(_EF)
+    for e in es:
+        for i, k in enumerate(_EF):
+            acc[i] += getattr(e, k)
+    return EnergyBreakdown(*acc)
+
+
+def _xpu_roofline(sim: Simulator, node: GraphNode) -> tuple[float, float]:
+    """(memory, compute) seconds of one execution at the xPU's peaks, memoised on the node
+    per device (a warm graph run then costs dict lookups only)."""
+    memo = node.roofline_memo
+    hit = memo.get(id(sim.arch))
+    if hit is not None and hit[0] is sim.arch:
+        return hit[1], hit[2]
+    mem = comp = 0.0
+    for p in node.parts:  # (memory, MAC, vector) lower bounds
+        mb, cb, vb = sim._roofline(p, "xpu")
+        mem += mb
+        comp += cb + vb
+    memo[id(sim.arch)] = (sim.arch, mem, comp)
+    return mem, comp
+
+
 def _run_node(sim: Simulator, node: GraphNode) -> NodeResult:
     res: OpResult | LayerResult
-    if len(node.ops) == 1:
-        res = sim.run_op(node.ops[0])
-        ops: tuple[OpResult, ...] = (res,)
-        secs = res.seconds
-        unit_s: dict[str, float] = {res.unit: res.seconds}
-        roof = res.roofline_seconds
-    else:
-        res = sim.co_process(node.ops)
-        ops = res.ops
-        secs = res.seconds
-        unit_s = dict(res.unit_seconds)
-        roof = res.roofline_seconds
     c = node.count
-    unit_e: dict[str, EnergyBreakdown] = {}
-    by_bound: dict[str, float] = {}
-    for r in ops:
-        unit_e[r.unit] = unit_e.get(r.unit, EnergyBreakdown()) + r.energy
-        by_bound[r.bound] = by_bound.get(r.bound, 0.0) + r.seconds
-    if isinstance(res, LayerResult) and res.extra_energy.total_j:  # DRAM interference
-        unit_e["pim"] = unit_e.get("pim", EnergyBreakdown()) + res.extra_energy
-    return NodeResult(node=node, result=res, seconds=secs * c, energy=_scale(res.energy, c),
-                      unit_seconds={u: s * c for u, s in unit_s.items()},
-                      unit_energy={u: _scale(e, c) for u, e in unit_e.items()},
-                      roofline_seconds=roof * c, bound=max(by_bound, key=by_bound.__getitem__))
-
-
-def _scale(e: EnergyBreakdown, c: int) -> EnergyBreakdown:
-    return EnergyBreakdown(**{k: v * c for k, v in e.as_dict().items()}) if c != 1 else e
+    if len(node.ops) == 1:
+        r0 = sim.run_op(node.ops[0])
+        res, secs, roof, energy = r0, r0.seconds, r0.roofline_seconds, r0.energy
+        unit_s: dict[str, float] = {r0.unit: r0.seconds * c}
+        unit_e: dict[str, EnergyBreakdown] = {r0.unit: _scale(energy, c)}
+        bound: str = r0.bound
+    else:
+        lr = sim.co_process(node.ops)
+        res, secs, roof = lr, lr.seconds, lr.roofline_seconds
+        unit_s = {u: s * c for u, s in lr.unit_seconds.items()}
+        per_unit: dict[str, list[EnergyBreakdown]] = {}
+        by_bound: dict[str, float] = {}
+        for r in lr.ops:
+            per_unit.setdefault(r.unit, []).append(r.energy)
+            by_bound[r.bound] = by_bound.get(r.bound, 0.0) + r.seconds
+        if lr.extra_energy.total_j:  # row activations caused by xPU / PIM interference
+            per_unit.setdefault("pim", []).append(lr.extra_energy)
+        unit_e = {u: _scale(_sum(es), c) for u, es in per_unit.items()}
+        energy = _sum([*(r.energy for r in lr.ops), lr.extra_energy])
+        bound = max(by_bound, key=by_bound.__getitem__)
+    mem, comp = _xpu_roofline(sim, node)
+    return NodeResult(node=node, result=res, seconds=secs * c, energy=_scale(energy, c),
+                      xpu_memory_s=mem * c, xpu_compute_s=comp * c, unit_seconds=unit_s,
+                      unit_energy=unit_e, roofline_seconds=roof * c, bound=bound)
 
 
 def run_graph(sim: Simulator, nodes: Iterable[GraphNode]) -> GraphResult:
@@ -209,7 +262,10 @@ def _summarise(results: Sequence[NodeResult]) -> dict[str, ClassSummary]:
     acc: dict[str, dict[str, Any]] = {}
     for r in results:
         a = acc.setdefault(r.node.op_class, {"seconds": 0.0, "energy_j": 0.0, "flops": 0,
-                                             "dram_bytes": 0, "bounds": {}})
+                                             "dram_bytes": 0, "bounds": {}, "mem": 0.0,
+                                             "comp": 0.0})
+        a["mem"] += r.xpu_memory_s
+        a["comp"] += r.xpu_compute_s
         a["seconds"] += r.seconds
         a["energy_j"] += r.energy.total_j
         ops = r.result.ops if isinstance(r.result, LayerResult) else (r.result,)
@@ -219,5 +275,6 @@ def _summarise(results: Sequence[NodeResult]) -> dict[str, ClassSummary]:
         a["bounds"][r.bound] = a["bounds"].get(r.bound, 0.0) + r.seconds
     return {k: ClassSummary(seconds=v["seconds"], energy_j=v["energy_j"], flops=v["flops"],
                             dram_bytes=v["dram_bytes"],
-                            bound=max(v["bounds"], key=v["bounds"].__getitem__))
+                            bound=max(v["bounds"], key=v["bounds"].__getitem__),
+                            roofline_bound="compute" if v["comp"] > v["mem"] else "memory")
             for k, v in acc.items()}

@@ -6,9 +6,10 @@ iteration = the graph of ``T`` tokens (decodes + prefill chunk tokens) from
 
 * attention: decode steps as one batched attention over the batch's mean KV length (so its KV
   bytes equal the sum over requests), prefill chunks as causal attention each
-  (:func:`~mixforge.workloads.graph.causal_kv_len`); decode attention goes through the
-  Simulator's ``KvBucket``; prefill attention is simulated on a 64-token grid of (query, KV)
-  lengths and scaled by the exact causal MAC count;
+  (:func:`~mixforge.workloads.graph.causal_kv_len`); decode attention is simulated at
+  ``KvBucket`` edges and batch-size grid points (:func:`_grid`) and interpolated; prefill
+  attention at the grid points just above its (query, KV) lengths, scaled by the exact
+  causal MAC count;
 * routed experts: tokens per expert drawn per layer and iteration (:mod:`.routing`); the
   expert GEMMs of a layer run one after another, are co-processed on xPU and logic-PIM
   (``dispatch="duplex"``, :meth:`Simulator.co_process`), or, with ``expert_parallel``, each on
@@ -17,14 +18,16 @@ iteration = the graph of ``T`` tokens (decodes + prefill chunk tokens) from
   run in the recipe's ``hot_experts`` format, the rest in ``experts``; promoting an expert
   loads its hot weights over the host link (time added to the iteration).
 
-The rest of the graph depends only on ``T``: simulated once per ``T`` (exactly up to 16
-tokens, linearly interpolated between multiples of 16 up to 512 and of 128 above: the GEMMs
-are flat in ``T`` while memory-bound and linear once compute-bound). Every result is a vector
-``[seconds, energy by component, busy / FLOPs / bytes / energy per unit]`` cached by shape.
+The rest of the graph depends only on ``T``: simulated exactly up to 16 tokens, then at
+geometric grid points (ratio 1.25) and linearly interpolated (GEMMs are flat in ``T`` while
+memory-bound and linear once compute-bound); per-expert GEMMs use the same grid. Every
+result is a vector ``[seconds, energy by component, busy / FLOPs / bytes / energy per unit]``
+cached by shape.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -37,14 +40,15 @@ from mixforge.sim.arch import load_arch
 from mixforge.sim.arch.device import ArchConfig
 from mixforge.sim.cost.energy import EnergyBreakdown
 from mixforge.sim.engine.bucket import KvBucket
+from mixforge.sim.engine.graph import GraphNode
 from mixforge.sim.engine.results import LayerResult, OpResult
 from mixforge.sim.engine.simulator import Simulator
 from mixforge.sim.mapping.ops import Attention, Op, Vector
 from mixforge.workloads.config import ModelConfig
 from mixforge.workloads.footprint import kv_cache_bytes, weight_bytes
-from mixforge.workloads.graph import _Builder, build_model_graph, causal_kv_len
+from mixforge.workloads.graph import build_model_graph, causal_kv_len
+from mixforge.workloads.lowering import FormatLowering
 from mixforge.workloads.recipes import Recipe, load_recipe
-from mixforge.workloads.routing import Routing as GraphRouting
 from mixforge.workloads.serving.interface import IterationCost, MemoryPlan
 from mixforge.workloads.serving.routing import Routing, RoutingSampler, expert_popularity
 from mixforge.workloads.zoo import load_model
@@ -53,18 +57,40 @@ __all__ = ["SimCost", "ENERGY_COMPONENTS"]
 
 ENERGY_COMPONENTS = tuple(f.name for f in dataclasses.fields(EnergyBreakdown))
 _NE = len(ENERGY_COMPONENTS)
-_GRID = 64        # prefill attention grid (tokens)
-_EXACT_T = 16     # dense part simulated exactly up to this many tokens, then interpolated
-_T_STEPS = ((512, 16), (1 << 62, 128))  # between multiples of 16 up to 512, of 128 above
+_EXACT_T = 16       # token-count ops simulated exactly up to this many tokens, then ...
+_GRID_RATIO = 1.25  # ... interpolated between geometric grid points (multiples of 16)
+
+
+def _grid_edges(top: int = 1 << 20) -> np.ndarray:
+    pts = set(range(_EXACT_T + 1))
+    x = float(_EXACT_T)
+    while x < top:
+        x *= _GRID_RATIO
+        pts.add(-(-round(x) // 16) * 16)
+    return np.array(sorted(pts), dtype=np.int64)
+
+
+_EDGES = _grid_edges()
+_EDGES_L = _EDGES.tolist()
+
+
+def _grid1(t: int) -> tuple[int, int, float]:
+    """:func:`_grid` of one count (a bisect: no NumPy call in the per-iteration path)."""
+    i = bisect.bisect_left(_EDGES_L, t)
+    hi = _EDGES_L[i]
+    if hi == t:
+        return t, t, 0.0
+    lo = _EDGES_L[i - 1]
+    return lo, hi, (t - lo) / (hi - lo)
 
 
 def _grid(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token counts -> grid points ``lo <= t <= hi`` and the weight of ``hi``: exact up to
-    16, multiples of 16 up to 512, of 128 above."""
+    16 tokens, then geometric points (ratio 1.25, multiples of 16)."""
     t = np.asarray(t, dtype=np.int64)
-    step = np.where(t <= _EXACT_T, 1, np.where(t <= 512, 16, 128))
-    lo = (t // step) * step
-    hi = np.where(lo == t, t, lo + step)
+    i = np.searchsorted(_EDGES, t)  # _EDGES[i] >= t
+    hi = _EDGES[i]
+    lo = np.where(hi == t, t, _EDGES[np.maximum(i - 1, 0)])
     f = np.where(hi > lo, (t - lo) / np.maximum(hi - lo, 1), 0.0)
     return lo, hi, f
 
@@ -111,6 +137,13 @@ class _Vec:
         return v
 
 
+def _is_kv_conversion(node: GraphNode) -> bool:
+    """A ``dequant`` node converting the KV cache (the model graph names those ops
+    ``attention.*``)."""
+    return node.op_class == "dequant" and all(op.name.startswith("attention.")
+                                              for op in node.ops)
+
+
 def _first_layer(label: str) -> int:
     return int(label.split(",")[0].split("-")[0]) if label else 0
 
@@ -133,9 +166,10 @@ class SimCost:
     max_tokens
         Largest ``T`` the engine may ask for (sizes the activation reserve).
     routing_pool
-        Routing draws kept per (token count, hot set): each iteration picks one of them at
-        random (seeded), so the per-iteration expert loads keep their distribution while
-        repeated shapes cost a lookup; 0 draws a fresh routing every iteration.
+        Routing draws kept per (token count, hot set) (an eighth of it above 256 tokens): each
+        iteration picks one of them at random (seeded), so the per-iteration expert loads keep
+        their distribution while repeated shapes cost a lookup; 0 draws a fresh routing every
+        iteration.
     """
 
     def __init__(self, arch: ArchConfig, model: ModelConfig, recipe: Recipe, *,
@@ -143,7 +177,7 @@ class SimCost:
                  routing: Routing | None = None, seed: int = 0,
                  expert_parallel: str = "serial", hot_experts: int = 0,
                  host_bw_bytes_per_s: float = 64e9, max_tokens: int = 8192,
-                 max_seqs: int = 256, routing_pool: int = 16) -> None:
+                 max_seqs: int = 256, routing_pool: int = 8) -> None:
         if dispatch not in ("duplex", "threshold", "best", "xpu", "pim"):
             raise ConfigError(f"unknown dispatch {dispatch!r}", path="dispatch")
         if expert_parallel not in ("serial", "parallel"):
@@ -172,10 +206,13 @@ class SimCost:
         tmpl = build_model_graph(m, recipe, phase="decode", batch=1, kv=k0, arch=arch)
         self._attn = [(n.count, _first_layer(n.layer), n.ops) for n in tmpl
                       if n.op_class == "attn.core"]
-        self._kvdeq = [(n.count, tuple((op, op.elems / k0) for op in n.ops
-                                       if isinstance(op, Vector)))
-                       for n in tmpl if n.op_class == "dequant"
-                       and any(".kv_" in op.name for op in n.ops)]
+        # KV-cache format conversions (when the KV format is not native): elements per KV
+        # token read, or per query token for the activation cast
+        self._kvdeq = [(n.count, tuple((op, 0.0 if op.name.endswith(".act_cast") else
+                                        op.elems / k0, float(op.elems)
+                                        if op.name.endswith(".act_cast") else 0.0)
+                                       for op in n.ops if isinstance(op, Vector)))
+                       for n in tmpl if _is_kv_conversion(n)]
         self.moe_layers = [i for i in range(m.num_layers) if m.is_moe_layer(i)]
         self.n_experts = m.n_experts if self.moe_layers else 0
         self.n_hot = hot_experts or math.ceil(recipe.weights.hot_fraction * self.n_experts)
@@ -200,7 +237,7 @@ class SimCost:
             self._tab[:, :, :, 0] = 0.0
             self._hot_rows = ((0,) if self.n_hot == 0 else (1,) if self.n_hot >= self.n_experts
                               else (0, 1))
-            self._eb = self._builder(1)
+            self._eb = self._builder()
         act_bytes = self._activation_bytes(max_tokens, max_seqs)
         self.memory = MemoryPlan(
             device_bytes=arch.hbm.capacity_bytes, weight_bytes=weight_bytes(m, recipe),
@@ -226,8 +263,8 @@ class SimCost:
         per_tok = (4 * m.hidden_size + 3 * inter) * a
         return int(2 * tokens * per_tok + seqs * m.vocab_size * 4)
 
-    def _builder(self, tokens: int) -> _Builder:
-        return _Builder(self.model, self.recipe, self.arch, tokens, 1, 0, GraphRouting())
+    def _builder(self) -> FormatLowering:
+        return FormatLowering(self.arch, self.recipe.activations, self.recipe.dequantize)
 
     def _expert_bytes(self, hot: bool) -> float:
         m = self.model
@@ -254,23 +291,22 @@ class SimCost:
         v = np.zeros(self._v.size)
         for n in g:
             if n.op_class in ("attn.core", "moe.experts", "moe.experts.act", "lm_head") or \
-                    any(op.name.startswith(("expert.", "lm_head")) or ".kv_" in op.name
-                        for op in n.ops):
+                    _is_kv_conversion(n) or \
+                    any(op.name.startswith(("expert.", "lm_head")) for op in n.ops):
                 continue
             v += n.count * self._run(n.ops, False)
         self._cache[key] = v
         return v
 
     def _dense(self, t: int) -> np.ndarray:
-        if t <= _EXACT_T:
-            return self._dense_exact(t)
-        step = next(st for top, st in _T_STEPS if t <= top)
-        lo = (t // step) * step
-        if lo == t:
-            return self._dense_exact(t)
-        f = (t - lo) / step
-        a, b = self._dense_exact(lo), self._dense_exact(lo + step)
-        return a + f * (b - a)
+        return self._gridded(self._dense_exact, t)
+
+    @staticmethod
+    def _gridded(fn: Any, t: int) -> np.ndarray:
+        """``fn(t)`` interpolated between the grid points around ``t``."""
+        lo, hi, f = _grid1(t)
+        a = fn(lo)
+        return a if hi == lo else a + f * (fn(hi) - a)
 
     def _lm_head(self, seqs: int) -> np.ndarray:
         key = ("lm_head", seqs)
@@ -279,7 +315,7 @@ class SimCost:
             self.hits += 1
             return hit
         self.misses += 1
-        b = self._builder(seqs)
+        b = self._builder()
         ops, _ = b.linear("lm_head", "lm_head", seqs, self.model.hidden_size,
                           self.model.vocab_size, self.recipe.weight("lm_head"))
         v = self._run(ops, False)
@@ -299,13 +335,18 @@ class SimCost:
                 frac = op.kv_len / self._k0
                 length = max(1, round(mean * frac))
                 lo, hi = self._bucket.edges(length) if self._bucket else (length, length)
-                a = self._attn_at(op, bsz, lo)
-                if hi != lo:
-                    a = a + (length - lo) / (hi - lo) * (self._attn_at(op, bsz, hi) - a)
-                v += count * a
+
+                def at_batch(b: int, op: Attention = op, lo: int = lo, hi: int = hi,
+                             length: int = length) -> np.ndarray:
+                    a = self._attn_at(op, b, lo)
+                    if hi != lo:
+                        a = a + (length - lo) / (hi - lo) * (self._attn_at(op, b, hi) - a)
+                    return a
+
+                v += count * self._gridded(at_batch, bsz)
         for count, ops in self._kvdeq:
-            for op, per_tok in ops:
-                n = max(1, round(per_tok * total))
+            for op, per_kv, per_q in ops:
+                n = max(1, round(per_kv * total + per_q * bsz))
                 v += count * self._v.of(self.sim.run_op(dataclasses.replace(op, elems=n)))
         return v
 
@@ -335,8 +376,7 @@ class SimCost:
         for count, layer, ops in self._attn:
             w = self.model.attention_window(layer)
             length = causal_kv_len(c, start, w)
-            qg = c if c <= _GRID else -(-c // _GRID) * _GRID
-            lg = length if length <= _GRID else -(-length // _GRID) * _GRID
+            qg, lg = _grid1(c)[1], _grid1(length)[1]
             scale = (c * length) / (qg * lg)
             for op in ops:
                 assert isinstance(op, Attention)
@@ -353,8 +393,8 @@ class SimCost:
                     self.hits += 1
                 v += (count * scale) * hit
         for count, ops in self._kvdeq:
-            for op, per_tok in ops:
-                n = max(1, round(per_tok * c * length))
+            for op, per_kv, per_q in ops:
+                n = max(1, round(per_kv * length + per_q * c))
                 v += count * self._v.of(self.sim.run_op(dataclasses.replace(op, elems=n)))
         return v
 
@@ -371,10 +411,13 @@ class SimCost:
                     ops, _ = self._eb.linear("experts", nm, te, k, n, q)
                     g = ops[-1]
                     conv = ops[:-1]
-                    self._tab[hot, kind, 0, te] = self._v.of(self.sim.run_op(g))
-                    self._tab[hot, kind, 1, te] = self._v.of(self.sim.run_op(g, "xpu"))
+                    chosen = self.sim.run_op(g)  # the policy's unit; the other one forced
+                    self._tab[hot, kind, 0, te] = self._v.of(chosen)
+                    self._tab[hot, kind, 1, te] = self._v.of(
+                        chosen if chosen.unit == "xpu" else self.sim.run_op(g, "xpu"))
                     try:
-                        self._tab[hot, kind, 2, te] = self._v.of(self.sim.run_op(g, "pim"))
+                        self._tab[hot, kind, 2, te] = self._v.of(
+                            chosen if chosen.unit == "pim" else self.sim.run_op(g, "pim"))
                     except ConfigError:  # no PIM mode for these formats: never chosen
                         row = np.zeros(self._v.size)
                         row[0] = 1e30
@@ -456,8 +499,11 @@ class SimCost:
             counts = self._sampler.sample(tokens)
             return counts, self._expert_cost(counts, self._hot)
         key = (tokens, self._hot.tobytes() if 0 < self.n_hot < self.n_experts else b"")
-        pool = self._pool.setdefault(key, [None] * self._pool_k)
-        i = int(self._pick.integers(self._pool_k))
+        # above 256 tokens (prefill iterations, rarely repeated) a layer's expert loads vary
+        # little in relative terms: fewer draws per token count
+        k = self._pool_k if tokens <= 256 else max(1, self._pool_k // 8)
+        pool = self._pool.setdefault(key, [None] * k)
+        i = int(self._pick.integers(k))
         entry = pool[i]
         if entry is None:
             counts = self._sampler.sample(tokens)
@@ -477,22 +523,27 @@ class SimCost:
                 self.switches += promoted
                 extra_s = promoted * self._hot_bytes / self.host_bw
             self._hot = new
-        total = int(counts.sum())
+        total = int(counts.sum()) // len(self.moe_layers)
+        act = self._gridded(self._expert_act, total) if total else 0.0
+        return v + len(self.moe_layers) * act, counts.sum(axis=0), extra_s
+
+    def _expert_act(self, total: int) -> np.ndarray:
+        """SwiGLU of ``total`` routed token-expert pairs of one layer."""
         key = ("moe.act", total)
         act = self._cache.get(key)
         if act is None:
-            op = Vector("swiglu", elems=max(total, 1) * self.model.moe_intermediate_size,
+            op = Vector("swiglu", elems=total * self.model.moe_intermediate_size,
                         fmt=self.recipe.activations, inputs=2, name="expert.swiglu")
-            act = self._v.of(self.sim.run_op(op)) * (total / max(total, 1))
-            self._cache[key] = act
-        return v + act, counts.sum(axis=0), extra_s
+            act = self._cache[key] = self._v.of(self.sim.run_op(op))
+        return act
 
     # ------------------------------------------------------------------ protocol
     def iteration(self, prefill_start: np.ndarray, prefill_len: np.ndarray,
                   decode_kv: np.ndarray) -> IterationCost:
         """See :class:`~mixforge.workloads.serving.interface.CostModel`."""
         t = int(decode_kv.size + prefill_len.sum())
-        v = self._dense(t) + self._lm_head(int(decode_kv.size + prefill_len.size))
+        seqs = int(decode_kv.size + prefill_len.size)
+        v = self._dense(t) + self._gridded(self._lm_head, seqs)
         if decode_kv.size:
             v = v + self._decode_attn(decode_kv)
         for s, c in zip(prefill_start.tolist(), prefill_len.tolist(), strict=True):
@@ -514,11 +565,15 @@ class SimCost:
         mem = self.memory
         notes = [f"iteration times from the cycle-level simulator ({self.arch.name}); decode "
                  f"attention KV bucket {self.kv_bucket or 'exact'}; token-count ops exact up to "
-                 f"{_EXACT_T} tokens, interpolated between multiples of 16 (128 above 512)"]
+                 f"{_EXACT_T} tokens, interpolated between grid points (ratio {_GRID_RATIO}) above"]
         if self.n_experts:
-            notes.append(f"experts: {self.routing} routing, {self.expert_parallel}"
-                         + (", co-processed on xPU + PIM" if self.co else "")
-                         + (f", {self.n_hot} hot per layer, {self.switches} promotions"
+            where = ("each expert on its own identical device (slowest bounds the layer; "
+                     "all-to-all not modelled)" if self.expert_parallel == "parallel" else
+                     "one after another, co-processed on xPU + PIM" if self.co else
+                     "one after another")
+            notes.append(f"experts: {self.routing} routing, {where}"
+                         + (f", {self.n_hot} hot per layer, {self.switches} promotions over "
+                            f"the host link"
                             if self.n_hot else ""))
         return {"model": self.model.name, "recipe": self.recipe.name, "device": self.arch.name,
                 "dispatch": self.dispatch, "co_processing": self.co,

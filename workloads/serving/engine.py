@@ -138,9 +138,11 @@ def simulate(reqs: Requests, cost: CostModel, config: ServeConfig = ServeConfig(
     total_blocks = cap_tokens // bs
     if total_blocks < 1:
         mem = cost.memory
+        short = max(0, -mem.kv_bytes) / 2**30
         raise ConfigError(f"no room for a KV cache: device {mem.device_bytes / 2**30:.1f} GiB, "
                           f"weights {mem.weight_bytes / 2**30:.1f} GiB, activations "
-                          f"{mem.activation_bytes / 2**30:.1f} GiB", path="memory")
+                          f"{mem.activation_bytes / 2**30:.1f} GiB ({short:.1f} GiB missing; "
+                          "try a smaller recipe)", path="memory")
     watermark = int(config.watermark * total_blocks)
     kv_per_tok = cost.memory.kv_bytes_per_token
     arr, prompt, out = reqs.arrival_s, reqs.prompt, reqs.output

@@ -128,6 +128,8 @@ class RoutingSampler:
         """Counts, shape ``(layers, experts)``; each row sums to ``tokens * top_k`` (before
         the per-expert cap at ``tokens``)."""
         layers, experts = self._shape
+        if tokens * self.top_k > 512:  # many slots: per-layer multinomials beat sorting
+            return np.minimum(self.rng.multinomial(tokens * self.top_k, self.p), tokens)
         u = self.rng.random((layers, tokens * self.top_k))
         u.sort(axis=1)
         u += self._offset  # rows now ascend across layers: one sorted array
