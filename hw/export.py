@@ -47,14 +47,15 @@ def write_verilog(component: Any, name: str, out_dir: str | Path, *,
     ``sha256`` of the Verilog text, and anything in ``extra``.
     """
     text = to_verilog(component, name)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from mixforge.outputs import check_dir, write_text
+
+    out = check_dir(out_dir, "--out")
     digest = hashlib.sha256(text.encode()).hexdigest()
     vpath = out / f"{name}.v"
     jpath = out / f"{name}.json"
-    vpath.write_text(text)
+    write_text(vpath, text, "--out")
     meta = {"name": name, "toplevel": name, "generator": generator, "params": dict(params),
             "latency": latency, "throughput": throughput, "sha256": digest,
             **dict(extra or {})}
-    jpath.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+    write_text(jpath, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", "--out")
     return Exported(verilog=vpath, sidecar=jpath, sha256=digest, toplevel=name)

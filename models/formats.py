@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import ArrayLike
 
-__all__ = ["NumberFormat", "Kind", "Overflow", "get_format", "format_names", "ROUNDINGS"]
+__all__ = ["NumberFormat", "Kind", "Overflow", "get_format", "format_names", "format_aliases",
+           "ROUNDINGS"]
 
 Kind = Literal["int", "float", "posit"]
 Overflow = Literal["saturate", "to_inf", "to_nan", "wrap"]
@@ -183,9 +184,15 @@ _FLOATS: dict[str, NumberFormat] = {
                      nan_style="ieee", overflow="to_inf"),
     )
 }
-_ALIASES = {"fp4": "float4_e2m1fn", "e2m1": "float4_e2m1fn", "fp8_e4m3": "float8_e4m3fn",
-            "fp8_e5m2": "float8_e5m2", "fp16": "float16", "half": "float16", "bf16": "bfloat16",
-            "fp32": "float32"}
+_ALIASES = {"fp4": "float4_e2m1fn", "e2m1": "float4_e2m1fn", "float4": "float4_e2m1fn",
+            "fp6_e2m3": "float6_e2m3fn", "e2m3": "float6_e2m3fn",
+            "fp6_e3m2": "float6_e3m2fn", "e3m2": "float6_e3m2fn",
+            "fp8": "float8_e4m3fn", "fp8_e4m3": "float8_e4m3fn", "e4m3": "float8_e4m3fn",
+            "float8_e4m3": "float8_e4m3fn", "fp8_e5m2": "float8_e5m2", "e5m2": "float8_e5m2",
+            "fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp32": "float32",
+            "float": "float32",
+            # the XR-NPE posit set (PAPERS.md): posit(4,1), posit(8,0), posit(16,1)
+            "posit4": "posit4_es1", "posit8": "posit8_es0", "posit16": "posit16_es1"}
 _INT_RE = re.compile(r"^(u?)int(\d+)$")
 _POSIT_RE = re.compile(r"^posit(\d+)_es(\d+)$")
 
@@ -220,6 +227,12 @@ def get_format(name: str | NumberFormat) -> NumberFormat:
             raise FormatError(f"posit es must be in 0..4, not {es} ({name!r})")
         return NumberFormat(key, "posit", n, es=es, overflow="saturate")
     raise FormatError(f"unknown number format {name!r} (known: {', '.join(format_names())})")
+
+
+def format_aliases(name: str) -> list[str]:
+    """Every alias :func:`get_format` accepts for the format called ``name`` (canonical name)."""
+    canonical = get_format(name).name
+    return [alias for alias, target in _ALIASES.items() if target == canonical]
 
 
 def format_names() -> list[str]:

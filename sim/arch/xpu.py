@@ -99,6 +99,10 @@ class XpuConfig:
         thread-block clusters with TMA multicast). Cores working on an L2-resident block take
         neighbouring output tiles, so the operand of their shared outer loop is read once per
         cluster. ``1``: every core reads its own copy.
+    power_limit_w
+        Board power limit (TDP), watts; ``0`` = none. An op whose average power at ``freq_hz``
+        (the boost clock) exceeds it runs at the sustained clock where it fits
+        (:mod:`mixforge.sim.engine.dvfs`).
     """
 
     freq_hz: float
@@ -110,11 +114,13 @@ class XpuConfig:
     static_w: float = 0.0
     l2: SramBuffer | None = None
     l2_multicast: int = 1
+    power_limit_w: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "freq_hz", "cores", "l2_multicast")
-        if self.static_w < 0:
-            raise ConfigError(f"must be >= 0, not {self.static_w}", path="static_w")
+        for name in ("static_w", "power_limit_w"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"must be >= 0, not {getattr(self, name)}", path=name)
         # The smallest useful weight tile is one array fold of the widest weight format: a
         # buffer below that cannot hold anything the array can consume.
         r, c = self.array.rows, self.array.cols

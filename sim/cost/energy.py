@@ -70,5 +70,5 @@ def op_energy(actions: ActionCounts, arch: ArchConfig, seconds: float,
                 + (arch.pim.static_w if arch.pim is not None else 0.0))
     return EnergyBreakdown(mac_j=mac * 1e-12, sram_j=sram_pj * 1e-12, dram_j=dram_pj * 1e-12,
                            activation_j=actions.row_activations * cfg.e_act_pj * 1e-12,
-                           vector_j=actions.vector_ops * cfg.e_vector_op_pj * 1e-12,
+                           vector_j=actions.vector_ops * cfg.vector_op_pj * 1e-12,
                            static_j=static_w * seconds)

@@ -10,12 +10,13 @@ such a file with ``xpu.pe.rtl: path.json`` (relative to the YAML), or ``mixforge
 First-order model (area-based, as Accelergy's area/energy estimators scale a reference
 component by its size; every constant is in :mod:`mixforge.sim.cost.tables` with its source):
 
-* energy per MAC = ``rtl_ref_mac_pj * T_core / rtl_ref_transistors * mac_scale``: switched
+* energy per MAC = ``ref_mac_pj * T_core / rtl_ref_transistors * mac_scale``: switched
   capacitance grows with the transistors of the per-product datapath. The reference is [H14]'s
-  INT8 multiply + INT32 add (0.3 pJ at 45 nm) for the core of the dequantize-first INT8 MAC PE
-  measured by the same flow ([MEAS]), so that PE costs about [H14]'s INT8 MAC, and every other
-  PE scales by its measured transistor ratio. Dequantization and readout parts are not per MAC
-  (the vector-op count charges dequantization, once per group with MixPE late dequantization);
+  INT8 multiply + INT32 add (0.3 pJ at 45 nm, scaled to ``energy.node_nm``) for the core of
+  the dequantize-first INT8 MAC PE measured by the same flow ([MEAS]), so that PE costs about
+  [H14]'s INT8 MAC, and every other PE scales by its measured transistor ratio. Dequantization
+  and readout parts are not per MAC (the vector-op count charges dequantization, once per group
+  with MixPE late dequantization);
 * area = ``T_core * PEs + (T_total - T_core) * columns`` transistors: every PE replicates the
   core; the other parts (dequantization, readout) work on the outputs leaving the array, once
   per column of every core (flip-flops included throughout);
@@ -160,7 +161,7 @@ def with_pe_rtl(arch: ArchConfig, rtl: PeRtl | str | Path) -> ArchConfig:
 
 def rtl_mac_pj(rtl: PeRtl, cfg: EnergyConfig) -> float:
     """Energy of one MAC on the measured PE (module doc)."""
-    return cfg.rtl_ref_mac_pj * rtl.core_transistors / cfg.rtl_ref_transistors * cfg.mac_scale
+    return cfg.ref_mac_pj * rtl.core_transistors / cfg.rtl_ref_transistors * cfg.mac_scale
 
 
 def _pes(arch: ArchConfig) -> int:

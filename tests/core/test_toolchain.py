@@ -245,7 +245,7 @@ def test_yosys_timeout_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(ToolchainError, match="timed out"):
         toolchain.run_yosys("read_verilog m.v\nsynth\n", files)
     monkeypatch.setenv("MIXFORGE_YOSYS_TIMEOUT", "soon")
-    with pytest.raises(ToolchainError, match="MIXFORGE_YOSYS_TIMEOUT='soon' is not a number"):
+    with pytest.raises(ToolchainError, match="TIMEOUT='soon' is not a positive number"):
         toolchain.run_yosys("read_verilog m.v\nsynth\n", files)
 
 
@@ -256,5 +256,6 @@ def test_cli_bad_yosys_timeout_exits_2(monkeypatch: pytest.MonkeyPatch,
     cfg = Path(__file__).resolve().parents[2] / "examples" / "pe" / "mul_w4a8.yaml"
     assert main(["synth", "pe", "--config", str(cfg), "--json", str(tmp_path / "a.json")]) == 2
     err = capsys.readouterr().err
-    assert err == "mixforge: error: MIXFORGE_YOSYS_TIMEOUT='soon' is not a number of seconds\n"
+    assert err == ("mixforge: error: MIXFORGE_YOSYS_TIMEOUT='soon' is not a positive number "
+                   "of seconds\n")
     assert not (tmp_path / "a.json").exists()
