@@ -1,7 +1,7 @@
 """Speed of ``mixforge sim serve``: 10,000 Mixtral-8x7B requests at a load that keeps the decode
 batch near 64, on one core. Prints a Markdown row for BENCHMARKS.md.
 
-    python benchmarks/bench_serve.py [--requests 10000] [--rate 5.5] [--hw examples/hw/duplex.yaml]
+    python benchmarks/bench_serve.py [--requests 10000] [--rate 10] [--hw examples/hw/duplex.yaml]
 
 Reports wall and CPU time (``time.process_time``), peak RSS, the simulated time and its ratio
 to CPU time, the mean decode batch, and the cache hit rates (SimCost's and the Simulator's).
@@ -26,7 +26,7 @@ from mixforge.workloads.serving.metrics import summarize
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=10_000)
-    ap.add_argument("--rate", type=float, default=5.5)
+    ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--hw", default="examples/hw/duplex.yaml")
     ap.add_argument("--model", default="mixtral-8x7b")
     ap.add_argument("--quant", default="w4a8-g128")

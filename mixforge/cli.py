@@ -195,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mixforge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mixforge ... | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 def main_entry() -> None:

@@ -97,6 +97,7 @@ def simulate_blocked(arch: ArchConfig, op: Gemm, blk: L2Blocking,
     timing = GemmTiming(cycles=math.ceil(span - 1e-9), compute_cycles=compute,
                         dma_cycles=max(float(d.sum()), dma_inner), tiles=tiles,
                         active_cores=max(g.active_cores for g, _ in inner.values()),
+                        idle_cores=min(g.idle_cores for g, _ in inner.values()),
                         dram_bytes=bus + sum(inner[(rows[i], cols[j])][0].dram_bytes
                                              for i, j in seq),
                         actions=actions)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tile_matrices", "chain_product", "mp_power", "makespan", "MP_IDENTITY"]
+__all__ = ["tile_matrices", "chain_product", "mp_power", "mp_mul", "makespan", "MP_IDENTITY"]
 
 _NEG = -np.inf
 MP_IDENTITY = np.array([[0.0, _NEG, _NEG], [_NEG, 0.0, _NEG], [_NEG, _NEG, 0.0]])
@@ -41,8 +41,8 @@ def tile_matrices(d: np.ndarray, c: np.ndarray, double_buffer: bool) -> np.ndarr
     return m
 
 
-def _mp_mul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Max-plus product ``left (x) right`` over the last two axes."""
+def mp_mul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Max-plus product ``left (x) right`` over the last two axes (``right`` happens first)."""
     return np.max(left[..., :, :, None] + right[..., None, :, :], axis=-2)
 
 
@@ -53,7 +53,7 @@ def chain_product(mats: np.ndarray) -> np.ndarray:
         if n % 2:
             pad = np.broadcast_to(MP_IDENTITY, (*mats.shape[:-3], 1, 3, 3))
             mats = np.concatenate([mats, pad], axis=-3)
-        mats = _mp_mul(mats[..., 1::2, :, :], mats[..., 0::2, :, :])
+        mats = mp_mul(mats[..., 1::2, :, :], mats[..., 0::2, :, :])
     return mats[..., 0, :, :]
 
 
@@ -63,8 +63,8 @@ def mp_power(mat: np.ndarray, e: int) -> np.ndarray:
     base = mat
     while e:
         if e & 1:
-            result = _mp_mul(base, result)
-        base = _mp_mul(base, base)
+            result = mp_mul(base, result)
+        base = mp_mul(base, base)
         e >>= 1
     return result
 

@@ -42,6 +42,8 @@ class OpResult:
     clock_hz, power_limited
         xPU clock the op ran at (0: not recorded), and whether it is below the boost clock
         because the op would exceed ``xpu.power_limit_w`` (:mod:`mixforge.sim.engine.dvfs`).
+    idle_cores
+        xPU cores that got no tile of the op (0 for PIM and vector ops).
     """
 
     name: str
@@ -63,6 +65,7 @@ class OpResult:
     sim_wall_s: float = 0.0
     clock_hz: float = 0.0
     power_limited: bool = False
+    idle_cores: int = 0
 
     @property
     def energy_j(self) -> float:
@@ -82,7 +85,7 @@ class OpResult:
             "roofline_seconds": self.roofline_seconds, "bound": self.bound,
             "utilisation": self.utilisation, "macs": self.macs, "dram_bytes": self.dram_bytes,
             "compute_seconds": self.compute_seconds, "memory_seconds": self.memory_seconds,
-            "tiles": self.tiles, "sim_wall_s": self.sim_wall_s,
+            "tiles": self.tiles, "sim_wall_s": self.sim_wall_s, "idle_cores": self.idle_cores,
             "average_power_w": self.power_w, "clock_hz": self.clock_hz,
             "power_limited": self.power_limited, "dram_model": DRAM_MODEL,
             "mapping": None if self.mapping is None else vars(self.mapping).copy(),

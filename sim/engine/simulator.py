@@ -21,7 +21,7 @@ from mixforge.sim.cost.energy import EnergyBreakdown, op_energy
 from mixforge.sim.engine.blocked import simulate_blocked
 from mixforge.sim.engine.bucket import KvBucket
 from mixforge.sim.engine.dvfs import sustained
-from mixforge.sim.engine.gemm import Layout, simulate_gemm
+from mixforge.sim.engine.gemm import GemmTiming, Layout, simulate_best
 from mixforge.sim.engine.interference import interference
 from mixforge.sim.engine.results import Bound, LayerResult, OpResult, Unit
 from mixforge.sim.engine.units import gemm_on_pim, vector_on_pim, vector_on_xpu
@@ -84,6 +84,7 @@ class Simulator:
         self.kv_bucket = kv_bucket if kv_bucket is not None and kv_bucket.enabled else None
         self._cached = lru_cache(maxsize=cache_size)(self._simulate)
         self._mappings = lru_cache(maxsize=cache_size)(self._map)
+        self._mapped = lru_cache(maxsize=cache_size)(self._map_and_time)
         self._inner_mappings = lru_cache(maxsize=cache_size)(self._map_inner)
         self._interpolated = lru_cache(maxsize=cache_size)(self._bucketed)
 
@@ -206,7 +207,10 @@ class Simulator:
             sim_wall_s=time.perf_counter() - t0)
 
     def _map(self, op: Gemm) -> Mapping:
-        return map_gemm(op, self.arch.xpu, self.arch.hbm.peak_bw_bytes_per_s)
+        return self._mapped(op)[1]
+
+    def _map_and_time(self, op: Gemm) -> tuple[GemmTiming, Mapping]:
+        return simulate_best(self.arch, op, self.arch.hbm.peak_bw_bytes_per_s, self.layout)
 
     def _map_inner(self, op: Gemm) -> Mapping:
         """Core tiles of one L2 block: operands come from the L2 at its bandwidth; K innermost
@@ -283,19 +287,28 @@ class Simulator:
         arch = self.arch
         freq = arch.xpu.freq_hz
         mapping = None
+        idle = 0
         macs = op.macs if isinstance(op, Gemm) else 0
         if unit == "xpu" and isinstance(op, Gemm):
             blk = map_l2(op, arch.xpu, arch.hbm.peak_bw_bytes_per_s)
             if blk is None:
-                mapping = self.mapping(op)
-                g = simulate_gemm(arch, op, mapping, self.layout)
+                g, mapping = self._mapped(op)
+                # fits the L2: blocks with multicast operand reads may still be faster
+                alt = (map_l2(op, arch.xpu, arch.hbm.peak_bw_bytes_per_s, force=True)
+                       if arch.xpu.l2_multicast > 1 else None)
+                if alt is not None:
+                    g2, inner2 = simulate_blocked(arch, op, alt, self._inner_mappings,
+                                                  self.layout)
+                    if g2.cycles < g.cycles:
+                        g, mapping = g2, dataclasses.replace(
+                            inner2, l2_bm=alt.bm, l2_bn=alt.bn, l2_order=alt.order)
             else:  # too big for the L2: blocks from DRAM into the L2, tiles from the L2
                 g, inner = simulate_blocked(arch, op, blk, self._inner_mappings, self.layout)
                 mapping = dataclasses.replace(inner, l2_bm=blk.bm, l2_bn=blk.bn,
                                               l2_order=blk.order)
             cycles, secs = g.cycles, g.cycles / freq
             comp_s, mem_s = g.compute_cycles / freq / g.active_cores, g.dma_cycles / freq
-            dram, tiles, actions = g.dram_bytes, g.tiles, g.actions
+            dram, tiles, actions, idle = g.dram_bytes, g.tiles, g.actions, g.idle_cores
         else:
             if unit == "xpu":
                 assert isinstance(op, Vector)
@@ -318,7 +331,7 @@ class Simulator:
         return OpResult(name=op.name, unit=unit, cycles=cycles, seconds=secs, energy=energy,
                         roofline_seconds=roof, bound=bound, utilisation=util, macs=macs,
                         dram_bytes=dram, compute_seconds=comp_s, memory_seconds=mem_s,
-                        tiles=tiles, actions=actions, mapping=mapping)
+                        tiles=tiles, actions=actions, mapping=mapping, idle_cores=idle)
 
     def _combine(self, name: str, parts: tuple[OpResult, ...]) -> OpResult:
         secs = sum(p.seconds for p in parts)

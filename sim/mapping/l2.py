@@ -77,18 +77,21 @@ def block_traffic(op: Gemm, blk: L2Blocking) -> int:
     return b + a * (tn if tm > 1 else 1)
 
 
-def map_l2(op: Gemm, xpu: XpuConfig, dram_bw_bytes_per_s: float) -> L2Blocking | None:
+def map_l2(op: Gemm, xpu: XpuConfig, dram_bw_bytes_per_s: float,
+           force: bool = False) -> L2Blocking | None:
     """L2 blocks for ``op`` on ``xpu``; ``None`` when no blocking is needed or possible.
 
     No blocking: no L2, a batched GEMM (each element is small), a skinny GEMM (M or N below
     :data:`L2_BLOCK_UNIT`: GEMV-like, each operand is read once anyway), or A and B fit in the
-    L2 together (the single-level mapper's L2 reuse applies).
+    L2 together (the single-level mapper's L2 reuse applies) unless ``force`` (blocks whose
+    cores share operand reads through the L2 multicast can still beat the single level when
+    the L2 bandwidth, not its capacity, is the limit).
     """
     l2 = xpu.l2
     if l2 is None or op.batch != 1 or min(op.m, op.n) < L2_BLOCK_UNIT:
         return None
     a, b = block_bytes(op, op.m, op.n)
-    if a + b <= l2.size_bytes:
+    if a + b <= l2.size_bytes and not force:
         return None
     # nominal output tile: the largest the output buffer holds twice (double buffering)
     area0 = max(1, xpu.sram.output.size_bytes * 8 // (2 * xpu.pe.acc_bits))

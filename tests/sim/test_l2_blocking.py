@@ -55,9 +55,12 @@ def test_small_and_skinny_gemms_are_not_blocked() -> None:
         assert map_l2(op, arch.xpu, bw) is None
         sim_ = Simulator(arch)
         r = sim_.run_op(op)
-        assert r.mapping is not None and r.mapping.l2_bm == 0
+        assert r.mapping is not None
         direct = simulate_gemm(arch, op, sim_.mapping(op))
-        assert r.cycles == direct.cycles and r.dram_bytes == direct.dram_bytes
+        if r.mapping.l2_bm == 0:
+            assert r.cycles == direct.cycles and r.dram_bytes == direct.dram_bytes
+        else:  # fits the L2, but multicast L2 blocks were faster (kept only when faster)
+            assert op.m >= 2048 and r.cycles < direct.cycles
     no_l2 = load_arch(EXAMPLES / "ws32.yaml")
     assert map_l2(Gemm(8192, 8192, 8192), no_l2.xpu, bw) is None
 

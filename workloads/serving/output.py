@@ -168,8 +168,10 @@ def render_table(summary: dict[str, Any]) -> str:
     if "cost" in s:
         c = s["cost"]
         if "cache" in c:
-            lines.append(f"simulator {c['cache']['hit_rate']:.1%} result-cache hit rate "
-                         f"({c['cache']['misses']:,} ops simulated)")
+            sim = c["cache"].get("simulator", {})
+            lines.append(f"caches    {c['cache']['hit_rate']:.1%} of iteration pieces reused; "
+                         f"simulator {sim.get('hit_rate', 0.0):.1%} hit rate, "
+                         f"{sim.get('misses', 0):,} op shapes simulated")
         for note in c.get("notes", []):
             lines.append(f"note      {note}")
     return "\n".join(lines)
