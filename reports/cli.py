@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any
@@ -91,11 +90,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     if args.dry_run:
-        try:
-            return _dry_run(spec, args.db)
-        except BrokenPipeError:  # `--dry-run | head`: the reader is gone, nothing to report
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- silence the exit flush
-            return 0
+        return _dry_run(spec, args.db)
     executor = make_executor(args.executor, jobs=args.jobs, address=args.address)
     tty = sys.stderr.isatty()
     last = [0.0]
