@@ -165,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         parser = build_parser()
+        for modname in REGISTRARS:  # short forms, e.g. `mixforge sweep SPEC` = `sweep run SPEC`
+            mod = sys.modules.get(modname)
+            if mod is not None and hasattr(mod, "shorthand"):
+                argv = mod.shorthand(argv)
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code) if isinstance(exc.code, int) else 2

@@ -17,6 +17,7 @@ Array(rows=8, cols=4)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 from collections.abc import Mapping
@@ -184,6 +185,13 @@ def _convert(tp: Any, value: Any, file: str | None, path: str) -> Any:
     return value
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # get_type_hints evaluates string annotations each call (60% of a config load); a class's
+    # hints never change, so sweeps that build thousands of configs look them up once
+    return get_type_hints(cls)
+
+
 def from_dict(cls: type[T], data: Any, *, file: str | None = None, path: str = "") -> T:
     """Build frozen dataclass ``cls`` from mapping ``data``, rejecting unknown keys.
 
@@ -194,7 +202,7 @@ def from_dict(cls: type[T], data: Any, *, file: str | None = None, path: str = "
         raise TypeError(f"{cls!r} is not a dataclass")
     if not isinstance(data, dict):
         raise ConfigError(f"must be a mapping, not {data!r}", file=file, path=path or None)
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in data if k not in fields]
     if unknown:
