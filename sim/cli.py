@@ -142,12 +142,15 @@ def cmd_op(args: argparse.Namespace) -> int:
     op = Gemm(m=m, k=k, n=n, batch=args.batch, w=w, a=a, group_size=args.group_size,
               shared_b=args.batch == 1, name=f"gemm {m}x{k}x{n}")
     if args.unit and args.dispatch and args.unit != args.dispatch:
-        from mixforge.errors import ConfigError
-
         raise ConfigError(f"--unit {args.unit} contradicts --dispatch {args.dispatch}",
                           path="--unit")
-    sim = Simulator(arch, dispatch=args.unit or args.dispatch or "best")
-    res = sim.run_op(op)
+    policy = args.unit or args.dispatch or "best"
+    if policy == "pim" and arch.pim is None:
+        raise ConfigError(f"{args.hw} has no PIM (no pim: section) to force onto",
+                          path="--unit" if args.unit else "--dispatch")
+    sim = Simulator(arch, dispatch=policy)
+    # forcing the PIM must fail loudly when the PIM lacks the op's formats
+    res = sim.run_op(op, "pim" if policy == "pim" else None)
     out = res.as_dict()
     out["hw"] = arch.name
     area = pe_area(arch)
