@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mixforge.errors import ConfigError
 
@@ -163,13 +163,13 @@ def _resolve_op(base: dict[str, Any], file: str) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def _simulator(hw_json: str, dispatch: str) -> Any:
     from mixforge.sim.arch import arch_from_dict
-    from mixforge.sim.engine.simulator import Simulator
+    from mixforge.sim.engine.simulator import Dispatch, Simulator
 
     try:
         arch = arch_from_dict(json.loads(hw_json), file=None)
     except ConfigError as exc:
         raise ConfigError(exc.detail, path=f"hw.{exc.path}" if exc.path else "hw") from None
-    return Simulator(arch, dispatch=dispatch)
+    return Simulator(arch, dispatch=cast(Dispatch, dispatch))
 
 
 def _evaluate_op(cfg: dict[str, Any]) -> PointResult:

@@ -176,7 +176,7 @@ def compare_table(view: SweepView) -> tuple[list[str], list[list[str]], str] | N
                 if not (_num(x) and _num(y)):
                     cells.append("-")
                     continue
-                gain = x / y if maximise(m) else y / x
+                gain = float(x) / float(y) if maximise(m) else float(y) / float(x)  # type: ignore[arg-type]
                 cells.append(f"{gain:.2f}x")
             rows.append([*(str(r.axes.get(f)) for f in others), str(r.axes.get(axis)), *cells])
     return head, rows, str(cmp.get("paper", ""))

@@ -6,7 +6,7 @@ Only argparse wiring is imported at module import time; the simulator loads in t
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["register", "cmd_op", "cmd_validate"]
 
@@ -125,7 +125,7 @@ def cmd_op(args: argparse.Namespace) -> int:
     from mixforge.outputs import write_text
     from mixforge.sim.arch import load_arch
     from mixforge.sim.cost.rtl import pe_area, with_pe_rtl
-    from mixforge.sim.engine.simulator import Simulator
+    from mixforge.sim.engine.simulator import Dispatch, Simulator
     from mixforge.sim.mapping.ops import Gemm
 
     m, k, n = _parse_gemm(args.gemm)
@@ -148,7 +148,7 @@ def cmd_op(args: argparse.Namespace) -> int:
     if policy == "pim" and arch.pim is None:
         raise ConfigError(f"{args.hw} has no PIM (no pim: section) to force onto",
                           path="--unit" if args.unit else "--dispatch")
-    sim = Simulator(arch, dispatch=policy)
+    sim = Simulator(arch, dispatch=cast(Dispatch, policy))
     # forcing the PIM must fail loudly when the PIM lacks the op's formats
     res = sim.run_op(op, "pim" if policy == "pim" else None)
     out = res.as_dict()
