@@ -31,7 +31,9 @@ Streams (``amaranth.lib.stream``; a beat moves when ``valid & ready``):
   Folds stream at most ``acc_depth`` rows; K-padding rows carry zero weights and fields.
 * OS. ``x``: ``a`` = R activations (row i = M-index i), ``b`` = C weights (column j = N-index
   j), ``last`` on the fold's K-th beat. ``o``: after the fold, R rows of C results, row R-1
-  first (``last`` on row 0).
+  first (``last`` on row 0). With its fold's final beat each cell moves its sum into a shadow
+  output register and starts the next fold from zero; the shadow registers drain down their
+  column (row i moves only in the drain's first i cycles) while the next fold computes.
 * OS with MixPE group dequantization (``dequant``). ``x`` also carries the C float16 ``scale``
   and int8 ``zero`` patterns of the beat's group (the values given with a group's final beat
   count); a fold ends after ``group`` beats or at ``last``, which ends the output tile: only then
@@ -71,10 +73,13 @@ the outputs, so a whole output row leaves in one beat. ``o`` has no back-pressur
 
 The sequencer gives exactly the schedule of :class:`mixforge.hw.specs.ArraySpec` when the
 inputs are always valid: WS reloads a bank only once the fold that used it produced its last
-row at the array's bottom (with ``double_buffer`` the other bank loads meanwhile); OS accepts
-a fold's first beat in the cycle after the previous fold's last row left the array
-(``2R + C - 2`` cycles after its final beat). Edge units (dequant, rounding) are pipelines
-that accept a row every cycle: their latency overlaps the next fold and never stalls it.
+row at the array's bottom (with ``double_buffer`` the other bank loads meanwhile); OS takes a
+fold's beats back to back with the previous fold's and holds only its final beat (``ready``
+low while ``last`` / the group's end is offered) until R cycles after the previous final beat,
+when every column's shadow registers are free again. Edge units (dequant, rounding) are
+pipelines that accept a row every cycle (OS: at most R rows per R cycles); the per-fold values
+they need (OS scales, zero points, tensor scales) wait in a small FIFO until the fold's rows
+arrive. Their latency overlaps the next fold and never stalls it.
 """
 
 from __future__ import annotations
@@ -411,20 +416,24 @@ class PEArray(wiring.Component):
         cfg = self._cfg
         r, c = cfg.rows, cfg.cols
         p = self.x.payload
-        wait = Signal(range(2 * r + c), name="wait")
-        m.d.comb += self.x.ready.eq(wait == 0)
-        fire = self.x.valid & self.x.ready
         fend: Value = p.last  # the fold's final beat
         if cfg.dequant:  # a fold is one quantization group: `group` beats, or up to `last`
             cnt = Signal(range(max(cfg.group, 2)), name="grp_cnt")
             fend = Signal(name="fend")
             m.d.comb += fend.eq(p.last | (cnt == cfg.group - 1))
+        # A column's shadow registers take a fold's results only once the previous fold's
+        # have left it (R cycles of drain): a fold's final beat waits until R cycles after
+        # the previous fold's final beat; every other beat is taken at once.
+        gap = Signal(range(r + 1), name="gap")
+        m.d.comb += self.x.ready.eq(~(fend & (gap != 0)))
+        fire = self.x.valid & self.x.ready
+        if cfg.dequant:
             with m.If(fire):
                 m.d.sync += cnt.eq(Mux(fend, 0, cnt + 1))
         with m.If(fire & fend):
-            m.d.sync += wait.eq(2 * r + c - 2)
-        with m.Elif(wait != 0):
-            m.d.sync += wait.eq(wait - 1)
+            m.d.sync += gap.eq(r - 1)
+        with m.Elif(gap != 0):
+            m.d.sync += gap.eq(gap - 1)
         top_in = [self._decode(m, p.b[j], f"bd{j}") for j in range(c)]
         if cfg.pe == "dequant_first":  # weights become INT8 once, at the column's top edge
             top_in = [self._dequant_weight(m, p.b[j], p.zero[j], p.sm[j], f"wq{j}")
@@ -439,34 +448,37 @@ class PEArray(wiring.Component):
         aw = cfg.acc_bits
         acc = [[Signal(signed(aw), name=f"acc{i}_{j}") for j in range(c)] for i in range(r)]
         accn = [[Signal(name=f"accn{i}_{j}") for j in range(c)] for i in range(r)]
+        # shadow output registers: a fold's result (and NaN/NaR flag), drained down the column
+        # while the accumulators already take the next fold
+        sh = [[Signal(signed(aw), name=f"sh{i}_{j}") for j in range(c)] for i in range(r)]
+        shn = [[Signal(name=f"shn{i}_{j}") for j in range(c)] for i in range(r)]
         drain = [Signal(range(r + 1), name=f"drain{j}") for j in range(c)]
         # MixPE: one column of adders beside column 0 sums each row's activations (zero point)
         axb = cfg.act_fixed_bits
         asum = [Signal(signed(axb + max(cfg.group - 1, 0).bit_length()),
                        name=f"asum{i}") for i in range(r)] if cfg.dequant else []
+        asum_sh = [Signal.like(x, name=f"asum_sh{i}") for i, x in enumerate(asum)]
         # act fp16: beside it a sticky per-row Inf/NaN flag (shifted out with the sums)
         anan = [Signal(name=f"anan{i}") for i in range(r)] if cfg.act == "fp16" else []
+        anan_sh = [Signal(name=f"anan_sh{i}") for i in range(len(anan))]
         cols_out: list[tuple[Value, Value, Value, Value]] = []
         for i in range(r):
             a_in, v_in, l_in = left[i]
             if asum:
-                with m.If(drain[0] != 0):
-                    m.d.sync += asum[i].eq(asum[i - 1] if i else 0)
-                    if anan:
-                        m.d.sync += anan[i].eq(anan[i - 1] if i else 0)
-                with m.Elif(v_in):
-                    m.d.sync += asum[i].eq(asum[i] + a_in[:axb].as_signed())
-                    if anan:
-                        m.d.sync += anan[i].eq(anan[i] | a_in[axb])
+                self._os_capture(m, v_in, l_in, drain[0] > r - i,
+                                 [(asum[i], asum_sh[i], asum[i] + a_in[:axb].as_signed(),
+                                   asum_sh[i - 1] if i else None)]
+                                 + ([(anan[i], anan_sh[i], anan[i] | a_in[axb],
+                                      anan_sh[i - 1] if i else None)] if anan else []))
             for j in range(c):
                 b_in = top[j]
                 prod, pnar = self._product(m, b_in, a_in, f"p{i}_{j}")
-                with m.If(drain[j] != 0):  # shift the column's results down, zeros in on top
-                    m.d.sync += [acc[i][j].eq(acc[i - 1][j] if i else 0),
-                                 accn[i][j].eq(accn[i - 1][j] if i else 0)]
-                with m.Elif(v_in):
-                    m.d.sync += [acc[i][j].eq(self._acc_add(acc[i][j], prod)),
-                                 accn[i][j].eq(accn[i][j] | pnar)]
+                # row i's shadow moves down only in the first i cycles of the column's drain,
+                # so it is free for the next fold's result R cycles after this fold's
+                self._os_capture(m, v_in, l_in, drain[j] > r - i, [
+                    (acc[i][j], sh[i][j], self._acc_add(acc[i][j], prod),
+                     sh[i - 1][j] if i else None),
+                    (accn[i][j], shn[i][j], accn[i][j] | pnar, shn[i - 1][j] if i else None)])
                 if i < r - 1:
                     b_r = Signal(len(b_in), name=f"br{i}_{j}")
                     m.d.sync += b_r.eq(b_in)
@@ -476,12 +488,12 @@ class PEArray(wiring.Component):
                         m.d.sync += drain[j].eq(r)
                     with m.Elif(drain[j] != 0):
                         m.d.sync += drain[j].eq(drain[j] - 1)
-                    res: Value = acc[i][j]
+                    res: Value = sh[i][j]
                     if cfg.pe == "posit8":
-                        res = fixed_to_posit8(m, acc[i][j], accn[i][j], name=f"rnd{j}")
+                        res = fixed_to_posit8(m, sh[i][j], shn[i][j], name=f"rnd{j}")
                     elif cfg.pe == "fp16_mac" or cfg.mode_words:  # NaN flag rides along
-                        res = Cat(acc[i][j], accn[i][j])
-                    cols_out.append((res, accn[i][j], drain[j] != 0, drain[j] == 1))
+                        res = Cat(sh[i][j], shn[i][j])
+                    cols_out.append((res, shn[i][j], drain[j] != 0, drain[j] == 1))
                 if j < c - 1:
                     regs = (Signal(len(a_in), name=f"ar{i}_{j}"), Signal(name=f"vr{i}_{j}"),
                             Signal(name=f"lr{i}_{j}"))
@@ -490,11 +502,13 @@ class PEArray(wiring.Component):
         rows = self._emit(m, cols_out)
         valid, last = cols_out[-1][2], cols_out[-1][3]
         if cfg.dequant:
-            self._edge_dequant(m, rows, self._delay(m, asum[-1], c - 1, "asum_o"), valid, last,
-                               fire & fend,
-                               self._delay(m, anan[-1], c - 1, "anan_o") if anan else None)
+            self._edge_dequant(m, rows, self._delay(m, asum_sh[-1], c - 1, "asum_o"), valid,
+                               last, fire & fend,
+                               self._delay(m, anan_sh[-1], c - 1, "anan_o") if anan else None)
         elif cfg.pe == "dequant_first":
-            self._edge_tscale(m, rows, valid, last, self._capture(m, fire & p.last, "tscale"))
+            ts, = self._fold_fifo(m, fire & p.last, [p.tscale], valid & last, "tscale")
+            self._edge_tscale(m, rows, valid, last, [ts[16 * j:16 * (j + 1)]
+                                                     for j in range(c)])
         elif cfg.pe in ("multiformat", "fp16_mac") or cfg.mode_words:
             self._edge_round(m, rows, valid, last)
 
@@ -508,17 +522,58 @@ class PEArray(wiring.Component):
                      w8.eq(Mux(t > 127, 127, Mux(t < -128, -128, t)))]
         return w8
 
-    def _capture(self, m: Module, at: Value, field: str) -> list[Signal]:
-        """Per-column copies of ``x.payload.<field>`` taken at a fold's final beat.
+    @staticmethod
+    def _os_capture(m: Module, v_in: Value, l_in: Value, shift: Value,
+                    regs: list[tuple[Signal, Signal, Value, Value | None]]) -> None:
+        """OS accumulate / capture / drain of one cell (or row sum): for every
+        ``(acc, shadow, acc_next, shadow_above)``: a beat accumulates ``acc_next``; the fold's
+        final beat puts it in ``shadow`` instead and clears ``acc``; ``shift`` moves the
+        shadow above down (the sequencer never lets it coincide with a capture; were it to, the
+        capture would win)."""
+        with m.If(shift):
+            for _, shadow, _, above in regs:
+                if above is not None:
+                    m.d.sync += shadow.eq(above)
+        with m.If(v_in):
+            for acc, shadow, nxt, _ in regs:
+                with m.If(l_in):
+                    m.d.sync += [shadow.eq(nxt), acc.eq(0)]
+                with m.Else():
+                    m.d.sync += acc.eq(nxt)
 
-        The next fold's final beat comes >= 2R + C - 1 cycles later, after this fold's last row
-        entered the edge units (2R + C - 2 cycles after its final beat): one register suffices.
+    def _fold_fifo(self, m: Module, push: Value, values: list[Value], pop: Value,
+                   name: str) -> list[Value]:
+        """Per-fold values (taken with a fold's final beat, ``push``) held until the fold's
+        last row reaches the edge units (``pop``, that row's cycle): the head of a small FIFO.
+
+        A fold's last row reaches the edge ``2R + C - 2`` cycles after its final beat, and
+        final beats are >= R cycles apart, so at most ``(2R + C - 2) // R + 1`` folds are in
+        flight; the FIFO has one entry more. Returns the head, split like ``values``.
         """
-        src = getattr(self.x.payload, field)
-        regs = [Signal(len(src[j]), name=f"{field}_r{j}") for j in range(self._cfg.cols)]
-        with m.If(at):
-            m.d.sync += [regs[j].eq(src[j]) for j in range(self._cfg.cols)]
-        return regs
+        r, c = self._cfg.rows, self._cfg.cols
+        depth = (2 * r + c - 2) // r + 2
+        flat = [Value.cast(v) for v in values]  # (a View's len() counts its elements)
+        word = Cat(*flat)
+        q = [Signal(len(word), name=f"{name}_q{k}") for k in range(depth)]
+        wp = Signal(range(depth), name=f"{name}_wp")
+        rp = Signal(range(depth), name=f"{name}_rp")
+        with m.If(push):
+            m.d.sync += wp.eq(Mux(wp == depth - 1, 0, wp + 1))
+            for k in range(depth):
+                with m.If(wp == k):
+                    m.d.sync += q[k].eq(word)
+        with m.If(pop):
+            m.d.sync += rp.eq(Mux(rp == depth - 1, 0, rp + 1))
+        head = Signal(len(word), name=f"{name}_head")
+        with m.Switch(rp):
+            for k in range(depth):
+                with m.Case(k):
+                    m.d.comb += head.eq(q[k])
+        out, lo = [], 0
+        for v in flat:
+            out.append(head[lo:lo + len(v)])
+            lo += len(v)
+        return out
 
     def _edge_dequant(self, m: Module, rows: list[Value], asum: Value, valid: Value,
                       last: Value, at: Value, anan: Value | None = None) -> None:
@@ -532,10 +587,10 @@ class PEArray(wiring.Component):
         cfg = self._cfg
         ar = shift_add_arith(k=cfg.w_bits, act="fp16" if cfg.act == "fp16" else "int8",
                              group=cfg.group)
-        scale, zero = self._capture(m, at, "scale"), self._capture(m, at, "zero")
-        fin = Signal(name="fin_r")  # the fold that just ended closes the output tile
-        with m.If(at):
-            m.d.sync += fin.eq(self.x.payload.last)
+        p = self.x.payload  # the fold's scales, zero points and whether it closes the tile
+        sc, zr, fin = self._fold_fifo(m, at, [p.scale, p.zero, p.last], valid & last, "fold")
+        scale = [sc[16 * j:16 * (j + 1)] for j in range(cfg.cols)]
+        zero = [zr[8 * j:8 * (j + 1)] for j in range(cfg.cols)]
         always = Const(1, 1)
         v5, l5, v6, l6 = (Signal(name=n) for n in ("v5", "l5", "v6", "l6"))
         for j in range(cfg.cols):

@@ -13,7 +13,8 @@ Schedules (inputs always available, output always accepted):
 
 * WS, one weight bank (``double_buffer=False``): load R weight rows (R cycles), stream the fold's
   M activation rows, and reload only after the fold's last output left the array. Fold period
-  ``2R + C + M - 2``; ``gemm_cycles = folds * (2R + C + M - 2) - 1`` (SCALE-Sim).
+  ``2R + C + M - 2``; ``gemm_cycles = folds * (2R + C + M - 2) - 1``: SCALE-Sim's WS count
+  (v2 ``systolic_compute_ws.py``), which our RTL follows exactly.
 * WS, two banks: the loader fills the idle bank while the other computes; a bank is refilled once
   the fold that used it produced its last output. With ``L_f`` the first load cycle, ``S_f`` the
   first activation cycle and ``E_f = S_f + M - 1`` the last one of fold ``f``::
@@ -25,19 +26,42 @@ Schedules (inputs always available, output always accepted):
 
   In steady state the fold period is ``max(M, R, (M + 2R + C - 2 + P) / 2)`` (alternating
   floor/ceil when odd); large M hides the load completely (period M).
-* OS: stream K operand beats, drain the R accumulated rows, and start the next fold after the
-  last output: fold period ``2R + C + K - 2``, ``gemm_cycles = folds * (2R + C + K - 2) - 1``.
+* OS (our RTL, drain overlapped): every PE accumulates into ``acc`` and, with the fold's final
+  beat, copies the result into a shadow output register and restarts; the shadow registers of a
+  column drain down it (R rows, one per cycle) while the next fold already computes. A column
+  can take a new fold's results only after the previous ones left, so consecutive final beats
+  are at least R cycles apart: the array accepts a fold's beats at once but holds its final beat
+  back until then. With ``E_f`` the cycle of fold ``f``'s final beat and ``T_f`` its length::
+
+      S_0 = 0, E_0 = T_0 - 1;  E_f = E_{f-1} + max(T_f, R),
+      S_f = E_{f-1} + 1 (T_f > 1; a one-beat fold's only beat is its final one: S_f = E_f)
+      last output of fold f = E_f + 2R + C - 2 + P
+
+  Fold period (occupancy) ``max(T, R)``; ``gemm_cycles = E_last + 2R + C - 2 + P``.
+
+  SCALE-Sim's OS model (v2, ``scalesim/compute/systolic_compute_os.py``: per fold T operand
+  rows plus ``C - 1`` idle rows, skewed over ``R - 1`` more) finishes a fold before the next
+  one's operands enter: period ``R + C + T - 2``, ``folds * (R + C + T - 2) - 1`` in all. It
+  writes a fold's R output rows from the cycle after its last operand row, as if every row were
+  complete then; in the RTL the last operand reaches row i only i cycles later and the rows
+  then leave through the bottom edge, so a lone fold ends R cycles after SCALE-Sim's
+  (``fold_latency``). Back to back, the RTL overlaps that drain, the fill and the flush with the
+  next fold: its period ``max(T, R)`` never exceeds SCALE-Sim's ``R + C + T - 2``, and with a
+  few folds the whole GEMM is shorter: e.g. 32 x 32, 64 x 64 x 64 (4 folds of T = 64) takes
+  349 cycles here and 503 in SCALE-Sim (631 in our earlier RTL, which drained through the
+  accumulators and only then took the next fold: period ``2R + C + T - 2``).
 
 A quantization group (``group_size``, along K) ends a fold early: WS folds never straddle a group
 boundary, so K-folds per group are ``ceil(g / R)``; OS runs one fold per group (T = group length).
 
 Edge units (``dequant_latency = D``): arrays whose columns end in pipelined units (MixPE's
 once-per-group dequantization, or the dequantize-first baseline's tensor-scale readout) deliver
-every result ``D`` cycles after its row leaves the array. The units accept one row per cycle, so
-they never hold the array up: every fold's ``last_output`` and ``gemm_cycles`` grow by ``D``,
-fold periods (occupancy) are unchanged. (With MixPE dequantization only a tile's final group
-reaches ``o``; the earlier groups' ``last_output`` is the cycle their last row is accumulated
-at the edge, ``D`` after it left the array.)
+every result ``D`` cycles after its row leaves the array. The units accept one row per cycle
+(OS: R rows per fold period ``max(T, R) >= R``; each fold's scales wait in a small FIFO until
+its rows arrive), so they never hold the array up: every fold's ``last_output`` and
+``gemm_cycles`` grow by ``D``, fold periods (occupancy) are unchanged. (With MixPE
+dequantization only a tile's final group reaches ``o``; the earlier groups' ``last_output``
+is the cycle their last row is accumulated at the edge, ``D`` after it left the array.)
 
 WS with MixPE dequantization at the bottom edge (``acc_depth`` set): the edge accumulates each
 row's K-fold sums in memories indexed by the row, one row per cycle, so it never stalls the
@@ -103,7 +127,7 @@ class ArraySpec:
         fold computes. Off, the schedule is SCALE-Sim's.
     pe_latency
         Extra pipeline cycles of a PE's multiply-accumulate beyond one. Modelled, not generated:
-        it delays every fold's last output (and so the next reload / next OS fold) by this many
+        it delays every fold's last output (and, WS, the next reload) by this many
         cycles. :class:`mixforge.hw.array.PEArray` generates single-cycle cells
         (``pe_latency == 0``), so only that case is measured in Verilator.
     dequant_latency
@@ -178,10 +202,12 @@ class ArraySpec:
     def fold_cycles(self, m: int, k: int, n: int) -> int:
         """Cycles one fold occupies when folds run back to back without double buffering.
 
-        SCALE-Sim's ``2R + C + T - 2``; ``T`` is the streamed dimension: M for WS, K for OS.
+        WS: SCALE-Sim's ``2R + C + M - 2 + P``. OS: ``max(K, R)`` (our RTL's drain overlap;
+        SCALE-Sim's OS period is ``R + C + K - 2``, see the module docstring).
         """
-        stream = m if self.dataflow == "ws" else k
-        return 2 * self.rows + self.cols + stream - 2 + self.pe_latency
+        if self.dataflow == "os":
+            return max(k, self.rows)
+        return 2 * self.rows + self.cols + m - 2 + self.pe_latency
 
     def fold_latency(self, t: int) -> int:
         """Cycles from a lone fold's first input to its last output (``T`` = streamed length)."""
@@ -191,7 +217,9 @@ class ArraySpec:
     def steady_period(self, m: int) -> float:
         """Mean cycles per fold in steady state for WS stream length ``m`` (or OS ``K``)."""
         r, c, lat = self.rows, self.cols, self.pe_latency
-        if self.dataflow == "os" or not self.double_buffer:
+        if self.dataflow == "os":  # drain overlapped with the next fold
+            return float(max(m, r))
+        if not self.double_buffer:
             return float(2 * r + c + m - 2 + lat)
         return float(max(m, r, (m + 2 * r + c - 2 + lat) / 2))
 
@@ -204,10 +232,13 @@ class ArraySpec:
         r, c, lat = self.rows, self.cols, self.pe_latency
         out: list[FoldTiming] = []
         if self.dataflow == "os":
-            t = 0
-            for s in streams:
-                out.append(FoldTiming(t, t, s, t + self.fold_latency(s)))
-                t += 2 * r + c + s - 2 + lat
+            tail = 2 * r + c - 2 + lat + self.dequant_latency  # final beat -> last output
+            end = -1  # final-beat cycle of the previous fold
+            for f, s in enumerate(streams):
+                new_end = s - 1 if f == 0 else end + max(s, r)
+                start = end + 1 if s > 1 else new_end  # a one-beat fold: its final beat waits
+                end = new_end
+                out.append(FoldTiming(start, start, s, end + tail))
             return out
         banks = 2 if self.double_buffer else 1
         ends: list[int] = []
@@ -226,14 +257,19 @@ class ArraySpec:
     def gemm_cycles(self, m: int, k: int, n: int, group_size: int | None = None) -> int:
         """Cycles from the first input to the last output of a GEMM M x K x N.
 
-        Without double buffering (and without groups or edge units) this is SCALE-Sim's
-        compute-cycle count ``folds * (2R + C + T - 2) - 1`` (``+ dequant_latency``); O(1)
-        except for double-buffered WS, which follows the recurrence (extrapolated once
-        periodic, so large fold counts stay cheap).
+        WS without double buffering: SCALE-Sim's compute-cycle count
+        ``folds * (2R + C + M - 2) - 1`` (``+ dequant_latency``). OS: our RTL's drain overlap,
+        ``T_0 - 1 + sum_{f >= 1} max(T_f, R) + 2R + C - 2 + P + D`` (module docstring).
+        Double-buffered WS follows the recurrence (extrapolated once periodic, so large fold
+        counts stay cheap).
         """
         streams = self.fold_streams(m, k, n, group_size)
         f = len(streams)
-        if self.dataflow == "os" or not self.double_buffer:
+        if self.dataflow == "os":
+            r = self.rows
+            return (streams[0] - 1 + sum(max(s, r) for s in streams[1:]) + 2 * r + self.cols
+                    - 2 + self.pe_latency + self.dequant_latency)
+        if not self.double_buffer:
             return sum(self.fold_cycles(s, s, n) for s in streams) - 1 + self.dequant_latency
         if streams[-1] != streams[0]:  # a shorter final M-chunk (acc_depth)
             return self._ws_db_last_output(streams)
