@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sweep_specs import ROOT
 
 from mixforge.reports.runner import run_sweep
 from mixforge.reports.spec import load_spec
 from mixforge.reports.store import Store
 from mixforge.reports.table import SweepView, compare_table
-from tests.reports.conftest import ROOT
 
 H100 = ROOT / "examples" / "hw" / "h100_like.yaml"
 

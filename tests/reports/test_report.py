@@ -21,7 +21,7 @@ from mixforge.reports.table import pareto_front
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.reports.conftest import write_spec
+    from sweep_specs import write_spec
 
     tmp = tmp_path_factory.mktemp("report")
     spec = load_spec(write_spec(tmp, """name: small

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sweep_specs import write_spec
 
 from mixforge.cli import main
 from mixforge.reports.runner import run_sweep
 from mixforge.reports.spec import load_spec
 from mixforge.reports.store import Store
-from tests.reports.conftest import write_spec
 
 N_POINTS = 60
 
@@ -48,7 +48,7 @@ def _start(spec: Path, db: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "mixforge", "sweep", str(spec), "--db", str(db), "--quiet",
          "--commit-every", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True)
+        start_new_session=True, cwd=spec.parent)  # not the checkout: its mixforge/ would shadow
 
 
 @pytest.mark.parametrize("kill_at", [0, 5, 30])
@@ -60,6 +60,9 @@ def test_sigkill_then_resume(tmp_path: Path, kill_at: int,
     while kill_at and len(_rows(db)) < kill_at and proc.poll() is None:
         assert time.monotonic() < deadline, "sweep made no progress"
         time.sleep(0.02)
+    if proc.poll() is not None:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        pytest.fail(f"the sweep exited ({proc.returncode}) before the kill: {err[-2000:]}")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _rows(db)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sweep_specs import write_spec
 
 from mixforge.errors import ConfigError
 from mixforge.reports.spec import load_spec
-from tests.reports.conftest import write_spec
 
 
 def test_axis_forms_and_derived(tmp_path: Path) -> None:

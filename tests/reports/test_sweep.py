@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sweep_specs import write_spec
 
 from mixforge.cli import main
 from mixforge.reports.executors import LocalExecutor, make_executor
 from mixforge.reports.runner import run_sweep
 from mixforge.reports.spec import load_spec
 from mixforge.reports.store import Store
-from tests.reports.conftest import write_spec
 
 
 def _metrics(db: Path, sweep: str) -> dict[str, tuple[str, dict]]:
