@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,12 @@ def to_verilog(component: Any, name: str) -> str:
     return str(verilog.convert(component, name=name, emit_src=False))
 
 
+def _replace_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_verilog(component: Any, name: str, out_dir: str | Path, *,
                   generator: str, params: Mapping[str, Any], latency: int | None = None,
                   throughput: float | None = None,
@@ -52,9 +59,11 @@ def write_verilog(component: Any, name: str, out_dir: str | Path, *,
     digest = hashlib.sha256(text.encode()).hexdigest()
     vpath = out / f"{name}.v"
     jpath = out / f"{name}.json"
-    vpath.write_text(text)
     meta = {"name": name, "toplevel": name, "generator": generator, "params": dict(params),
             "latency": latency, "throughput": throughput, "sha256": digest,
             **dict(extra or {})}
-    jpath.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+    # temp name + os.replace, sidecar first: a process that finds the .v (content-keyed caches
+    # shared by parallel test workers) finds both files whole
+    _replace_write(jpath, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+    _replace_write(vpath, text)
     return Exported(verilog=vpath, sidecar=jpath, sha256=digest, toplevel=name)

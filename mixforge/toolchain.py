@@ -17,6 +17,7 @@ The cache lives in ``$MIXFORGE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/mixfor
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -203,6 +204,23 @@ def build_args_for(sim: str, build_args: Sequence[str] = (), *,
 
 
 @contextmanager
+def _build_lock(build_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``build_dir``'s key while it is checked and built.
+
+    Two processes (pytest-xdist workers, a ``mixforge verify`` beside a test run) that need
+    the same build take turns: the first builds, the second waits and then reuses the build
+    instead of deleting the first one's half-built folder.
+    """
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f"{build_dir.name}.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
 def _makeflags(sim: str) -> Iterator[None]:
     """Add :data:`VERILATOR_MAKEFLAGS` to ``MAKEFLAGS`` for a Verilator build."""
     old = os.environ.get("MAKEFLAGS")
@@ -290,8 +308,8 @@ def prune_builds(max_mb: float | None = None, *, grace_s: float = CACHE_GRACE_S)
         if now - used < grace_s:
             continue
         shutil.rmtree(d, ignore_errors=True)
-        log = d.parent / f"{d.name}.build.log"
-        log.unlink(missing_ok=True)
+        for side in (f"{d.name}.build.log", f"{d.name}.lock"):
+            (d.parent / side).unlink(missing_ok=True)
         total -= size
         deleted.append(d)
     return deleted
@@ -431,27 +449,29 @@ def run_cocotb(
     runner = get_runner(sim)
     if restrict_vpi:
         _drop_public_flat_rw(runner)
-    cached = stamp.exists()
     t0 = time.perf_counter()
+    with _build_lock(build_dir):
+        cached = stamp.exists()
+        if not cached:
+            if build_dir.exists():
+                shutil.rmtree(build_dir)
+            try:
+                with _makeflags(sim):
+                    runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                                 build_args=args, build_dir=str(build_dir), waves=waves,
+                                 timescale=timescale, always=True,
+                                 log_file=str(build_dir.parent / f"{build_dir.name}.build.log"))
+            except (subprocess.CalledProcessError, SystemExit) as exc:
+                raise ToolchainError(
+                    f"{sim} build of {toplevel} failed ({exc}); see "
+                    f"{build_dir.parent / (build_dir.name + '.build.log')}") from exc
+            stamp.write_text(key)
+            if sim == "verilator":
+                _trim_build(build_dir)
+        else:
+            stamp.touch()  # least-recently-used order for prune_builds
     if not cached:
-        if build_dir.exists():
-            shutil.rmtree(build_dir)
-        try:
-            with _makeflags(sim):
-                runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
-                             build_args=args, build_dir=str(build_dir), waves=waves,
-                             timescale=timescale, always=True,
-                             log_file=str(build_dir.parent / f"{build_dir.name}.build.log"))
-        except (subprocess.CalledProcessError, SystemExit) as exc:
-            raise ToolchainError(
-                f"{sim} build of {toplevel} failed ({exc}); see "
-                f"{build_dir.parent / (build_dir.name + '.build.log')}") from exc
-        stamp.write_text(key)
-        if sim == "verilator":
-            _trim_build(build_dir)
         prune_builds()
-    else:
-        stamp.touch()  # least-recently-used order for prune_builds
     t1 = time.perf_counter()
     runs = cache_dir() / "runs"
     runs.mkdir(exist_ok=True)
