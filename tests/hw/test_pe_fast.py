@@ -4,7 +4,6 @@ through the harness on Verilator (Icarus too when installed)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,9 @@ from mixforge.hw.pe.specs import (
     SharedQuireSpec,
     ShiftAddSpec,
 )
+from mixforge.hw.verify import tb_pe_fast
+from mixforge.hw.verify import tb_pe_vectors as vec
 from mixforge.models import pe as ref
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tb_pe_fast  # noqa: E402
-import tb_pe_vectors as vec  # noqa: E402
 
 
 def _params(spec: object, **extra: object) -> dict[str, object]:
