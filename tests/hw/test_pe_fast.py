@@ -192,6 +192,14 @@ def test_multiformat_fast(sim: str) -> None:
 
 
 @pytest.mark.rtl
+def test_shared_quire_fast(sim: str) -> None:
+    """SharedQuireMAC (the multi-format baseline with one multiplier per format) through the
+    harness: every PE kind has a Verilator build in the default run."""
+    _run_mf(SharedQuireSpec(out="posit16_es1"), sim, 20_000 if sim == "verilator" else 1_000,
+            10, exhaustive=sim == "verilator")
+
+
+@pytest.mark.rtl
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", [MultiFormatSpec(out="float32"), MultiFormatSpec(out="float16"),
                                   SharedQuireSpec(out="posit16_es1"),
