@@ -17,7 +17,8 @@ import numpy as np
 
 from mixforge.models import pe as ref
 
-__all__ = ["WORST_PRODUCTS", "shift_add_worst", "baseline_worst", "multiformat_worst"]
+__all__ = ["WORST_PRODUCTS", "shift_add_worst", "baseline_worst", "multiformat_worst",
+           "array_worst_operands"]
 
 #: Products per worst-case accumulation (at least; a shift-and-add PE runs whole groups, at
 #: least two): as long as the longest random sequence of the other suites.
@@ -116,3 +117,30 @@ def multiformat_worst(p: dict[str, Any]) -> tuple[Columns, np.ndarray, list[str]
             seqs.append(({"a": np.full(n, pos), "b": b, "m": np.full(n, mode)},
                          f"worst case {mname} {name} ({n} products of +-maxpos)"))
     return _join(seqs)
+
+
+def array_worst_operands(cfg: Any, mode: str | None, m: int, k: int, n: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Activation (m, k) and weight (k, n) patterns of a worst-case GEMM for an array
+    (``mixforge.hw.array.ArrayConfig``; ``mode``: a multi-format array's run-time mode).
+
+    Every activation is the format's most negative value (INT: ``-2**(a_bits-1)``, FP16:
+    -65504, posit / FP4: -maxpos); weights per output column ``j``: ``j % 3 == 0`` the most
+    negative weight (every product at its largest, positive), ``1`` the most positive (every
+    product negative), ``2`` the two alternating along K. With ``k`` = the config's ``max_k``,
+    the column sums are the largest the array's accumulators are sized for.
+    """
+    if mode is not None:
+        pos, neg = MAC_EXTREMES[mode]
+        a_neg, w_neg, w_pos = neg, neg, pos
+    elif cfg.pe == "posit8":
+        a_neg, w_neg, w_pos = 0x81, 0x81, 0x7F
+    else:
+        w_neg, w_pos = 1 << (cfg.w_bits - 1), (1 << (cfg.w_bits - 1)) - 1
+        fp16_act = cfg.pe == "fp16_mac" or cfg.act == "fp16"
+        a_neg = FP16_MIN if fp16_act else 1 << (cfg.a_bits - 1)
+    a = np.full((m, k), a_neg, _I64)
+    col = np.arange(n) % 3
+    alt = np.where(np.arange(k)[:, None] % 2 == 1, w_pos, w_neg)
+    w = np.where(col == 0, w_neg, np.where(col == 1, w_pos, alt)).astype(_I64)
+    return a, w
