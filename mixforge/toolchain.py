@@ -398,7 +398,7 @@ def _icarus_source(src: Path) -> Path:
     out = cache_dir() / "icarus-src" / digest / src.name
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")  # one per process (parallel workers)
         tmp.write_text(fixed)
         tmp.replace(out)
     return out
