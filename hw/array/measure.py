@@ -104,7 +104,7 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
                  group_size: int | None = None, seed: int = 0, stall: float = 0.0,
                  nar: bool = False, exhaustive: bool = False, special: float = 0.0,
                  sim: str = "verilator", waves: bool = False,
-                 modes: Sequence[str] | None = None) -> ArrayRun:
+                 modes: Sequence[str] | None = None, worst: bool = False) -> ArrayRun:
     """Verify ``config`` on GEMMs ``shapes`` ([M, K, N] each); returns results and timing.
 
     ``stall`` > 0 makes the driver withhold beats at random (then cycles exceed the spec, by
@@ -114,7 +114,8 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
     ``ToolchainError`` when the simulator is missing or the build fails; a mismatch is reported
     in ``ArrayRun.failures``, not raised. ``modes`` (multiformat arrays): the run-time mode of
     each GEMM, cycled over ``shapes`` (default: all of ``models.pe.MODES`` in turn), switched
-    between GEMMs within the one simulation.
+    between GEMMs within the one simulation. ``worst``: every GEMM gets largest-magnitude
+    operands (``mixforge.hw.verify.worst_case.array_worst_operands``) instead of random ones.
     """
     from mixforge.toolchain import run_cocotb, testbench_dir
 
@@ -125,7 +126,7 @@ def run_array_tb(config: ArrayConfig, shapes: Sequence[Sequence[int]], *,
         params = {"config": config.params(), "shapes": [list(s) for s in shapes],
                   "group_size": group_size, "seed": seed, "stall": stall, "nar": nar,
                   "exhaustive": exhaustive, "special": special, "out": str(out),
-                  "modes": list(modes) if modes else None}
+                  "modes": list(modes) if modes else None, "worst": worst}
         res = run_cocotb(verilog_sources=[vpath], toplevel=config.name, test_module="tb_array",
                          test_dir=testbench_dir(), sim=sim, waves=waves,
                          quick_build=True,

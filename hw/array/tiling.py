@@ -1,6 +1,6 @@
 """How a GEMM is cut into array folds and packed into the array's stream beats (pure Python).
 
-The cocotb driver (``tests/hw/tb_array.py``) sends these beats; the monitor maps output rows
+The cocotb driver (``hw/verify/tb_array.py``) sends these beats; the monitor maps output rows
 back with :attr:`Fold.out_rows`. Edge tiles are zero-padded (pattern 0 is zero in every cell
 format); folds never straddle a quantization group, and each fold's outputs are added into the
 sum of its group, so the result is the per-group sum of :func:`reference.group_psums`.

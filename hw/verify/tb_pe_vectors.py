@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.random import default_rng  # (imported here, not lazily inside the timed suites)
 
+from mixforge.hw.verify.worst_case import baseline_worst, multiformat_worst, shift_add_worst
 from mixforge.models import pe as ref
 from mixforge.toolchain import cache_dir
 
@@ -167,6 +168,17 @@ def _suite(m: _Model, name: str, cols: dict[str, Any], last: np.ndarray | None,
                  c, fixed)
 
 
+def _worst_suite(m: _Model, p: dict[str, Any],
+                 columns: Callable[[dict[str, Any]], tuple[dict[str, np.ndarray], np.ndarray,
+                                                           list[str]]]) -> Suite:
+    """The worst-case-magnitude sequences (:mod:`mixforge.hw.verify.worst_case`), under
+    back-pressure; a fixed table (cross-checked in full once, then cached)."""
+    t0 = time.perf_counter(), time.process_time()
+    cols, last, desc = columns(p)
+    return _suite(m, "worst_case_magnitude", cols, last, HEAVY, fixed=True,
+                  describe=desc.__getitem__, t_start=t0)
+
+
 # ----------------------------------------------------------------------------- ShiftAddPE
 
 
@@ -211,6 +223,7 @@ def _shift_add_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[Su
                                         "s": _scales(rng, n), "z": _zeros(rng, n)},
                      _random_last(p, rng, n), LIGHT, t_start=t0)
     yield _shift_add_sequences(p, rng, m)
+    yield _worst_suite(m, p, shift_add_worst)
 
 
 def _random_last(p: dict[str, Any], rng: np.random.Generator, n: int) -> np.ndarray | None:
@@ -340,6 +353,7 @@ def _baseline_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[Sui
     cat = {x: np.concatenate([c[x] for c in cols]) for x in m.names}
     yield _suite(m, "sequences_backpressure", cat, np.concatenate(lasts), HEAVY,
                  describe=desc.__getitem__, t_start=t0)
+    yield _worst_suite(m, p, baseline_worst)
 
 
 # ----------------------------------------------------------------------------- MultiFormatMAC
@@ -395,6 +409,7 @@ def _multiformat_plans(p: dict[str, Any], rng: np.random.Generator) -> Iterator[
                  edges=len(ea), t_start=t0,
                  describe=lambda j: f"mode=p16x1 a={int(a[j]):#x} b={int(b[j]):#x}")
     yield _multiformat_sequences(p, rng, m)
+    yield _worst_suite(m, p, multiformat_worst)
 
 
 def mixed_mode_sequence(q: int, rng: np.random.Generator, *, separate: bool,
