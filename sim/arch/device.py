@@ -10,7 +10,7 @@ from typing import Any
 from mixforge.config import from_dict, load_yaml, to_dict
 from mixforge.errors import ConfigError
 from mixforge.sim.arch.hbm import HBM_PRESETS, HbmConfig
-from mixforge.sim.arch.pim import PimConfig
+from mixforge.sim.arch.pim import PimDeviceConfig
 from mixforge.sim.arch.xpu import XpuConfig
 from mixforge.sim.cost.rtl import PeRtl, load_pe_rtl
 from mixforge.sim.cost.tables import EnergyConfig
@@ -42,7 +42,7 @@ class ArchConfig:
     name: str
     xpu: XpuConfig
     hbm: HbmConfig
-    pim: PimConfig | None = None
+    pim: PimDeviceConfig | None = None
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     pe_rtl: PeRtl | None = None
 
