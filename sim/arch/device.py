@@ -104,13 +104,10 @@ def arch_from_dict(data: dict[str, Any], *, file: str | None = None) -> ArchConf
     """Build an :class:`ArchConfig` from a mapping (``schema_version`` already removed)."""
     if not isinstance(data, dict):
         raise ConfigError(f"must be a mapping, not {data!r}", file=file)
-    for key in ("pe_rtl", "refs"):  # derived by the loader, never written by hand
-        if key in data:
-            raise ConfigError("unknown key (derived from xpu.pe.rtl / RTL config references)",
-                              file=file, path=key)
     data, refs = resolve_refs(data, file)
     arch = from_dict(ArchConfig, _resolve_presets(data, file), file=file)
-    arch = dataclasses.replace(arch, refs=refs)
+    if refs:  # a resolved device (``to_dict(arch)``) keeps the refs it carries
+        arch = dataclasses.replace(arch, refs=refs)
     if arch.xpu.pe.rtl and arch.pe_rtl is None:
         rel = Path(arch.xpu.pe.rtl)
         where = rel if rel.is_absolute() or file is None else Path(file).parent / rel

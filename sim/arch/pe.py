@@ -21,6 +21,18 @@ __all__ = ["PeKind", "PeMode", "PeConfig", "PE_LIBRARY", "check_format"]
 PeKind = PeFamily
 
 
+def _summary(modes: frozenset[tuple[str, str, int]]) -> str:
+    """Built modes grouped: ``w=int2|int4 a=int8|float16``."""
+    acts: dict[tuple[str, int], set[str]] = {}
+    for w, a, n in modes:
+        acts.setdefault((w, n), set()).add(a)
+    by: dict[tuple[tuple[str, ...], int], list[str]] = {}
+    for (w, n), a_set in sorted(acts.items()):
+        by.setdefault((tuple(sorted(a_set)), n), []).append(w)
+    return "; ".join(f"w={'|'.join(ws)} a={'|'.join(a_s)}" + (f" lanes={n}" if n != 1 else "")
+                     for (a_s, n), ws in sorted(by.items()))
+
+
 def check_format(name: str, path: str) -> NumberFormat:
     """Resolve ``name`` with ``get_format``; unknown names raise ``ConfigError`` at ``path``."""
     try:
@@ -101,11 +113,6 @@ class PeConfig:
         for i, mode in enumerate(self.modes):
             if (mode.w, mode.a, mode.lanes) in built:
                 continue
-            if built and not (mode.modelled or self.modelled):
-                have = ", ".join(f"w={w} a={a} lanes={n}" for w, a, n in sorted(built))
-                raise ConfigError(f"the RTL builds no {self.kind} PE for w={mode.w} a={mode.a} "
-                                  f"lanes={mode.lanes} (RTL modes: {have}); mark the mode "
-                                  "'modelled: true' to simulate it by hand", path=f"modes[{i}]")
             if mode.w not in w_ok:
                 raise ConfigError(f"PE kind {self.kind!r} does not support weight format "
                                   f"{mode.w!r} (supported: {', '.join(sorted(w_ok))})",
@@ -114,6 +121,11 @@ class PeConfig:
                 raise ConfigError(f"PE kind {self.kind!r} does not support activation format "
                                   f"{mode.a!r} (supported: {', '.join(sorted(a_ok))})",
                                   path=f"modes[{i}].a")
+            if built and not (mode.modelled or self.modelled):
+                raise ConfigError(f"the RTL builds no {self.kind} PE for w={mode.w} a={mode.a} "
+                                  f"lanes={mode.lanes} (RTL modes: {_summary(built)}); mark the "
+                                  "mode 'modelled: true' to simulate it by hand",
+                                  path=f"modes[{i}]")
         if self.acc_bits < 8:
             raise ConfigError(f"must be >= 8, not {self.acc_bits}", path="acc_bits")
 
