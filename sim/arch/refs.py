@@ -24,6 +24,7 @@ the RTL config (and its content hash) behind its timing and energy, or "modelled
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,7 +174,8 @@ def _pe(xpu: dict[str, Any], file: str | None, array_family: str | None
     if "rtl" not in pe:
         synth = where.parent / "rtl" / f"{cfg.name}.synth.json"
         if synth.is_file():
-            pe["rtl"] = str(synth.relative_to(Path(file).parent) if file else synth)
+            rel = not synth.is_absolute() and file is not None
+            pe["rtl"] = os.path.relpath(synth, Path(str(file)).parent) if rel else str(synth)
     ref = RtlRef("xpu.pe", str(xpu["pe"]["config"]), file_sha256(where), cfg.name)
     return {**xpu, "pe": pe}, [ref]
 
