@@ -213,7 +213,8 @@ def _cmd_iso_area(args: argparse.Namespace, arch: Any, op: Any) -> int:
         res = Simulator(dev).run_op(dop, args.unit)
         d = res.as_dict()
         d.update(hw=dev.name, rows=dev.xpu.array.rows, cols=dev.xpu.array.cols,
-                 cores=dev.xpu.cores, area_transistors=area_of(dev), pe=dev.pe_rtl.name,
+                 cores=dev.xpu.cores, area_transistors=area_of(dev),
+                 pe=dev.pe_rtl.name if dev.pe_rtl is not None else "",
                  provenance=provenance(dev, res.unit, dop.w, dop.a))
         out["devices"].append(d)
         print(f"  {dev.name}: {d['rows']}x{d['cols']} x {d['cores']} cores of {d['pe']} "
