@@ -54,7 +54,7 @@ def size_to_area(arch: ArchConfig, budget_transistors: float, *,
     for dr, dc in ((1, 0), (0, 1)):  # grow one side while it still fits
         while area(r + dr, c + dc) <= per_core:
             r, c = r + dr, c + dc
-    note = f"sized to {r}x{c} for {budget_transistors:,.0f} transistors of PE arrays"
+    note = f"sized for {budget_transistors:,.0f} transistors of PE arrays"
     refs = tuple(replace(ref, scaled=f"{ref.scaled}; {note}" if ref.scaled else note)
                  if ref.role == "xpu.array" else ref for ref in arch.refs)
     try:

@@ -52,7 +52,9 @@ class RtlRef:
     """One RTL config a device was built from.
 
     ``role`` is ``xpu.array``, ``xpu.pe`` or ``pim.unit``; ``name`` the generated design's name;
-    ``sha256`` the config file's content hash; ``scaled`` how the device scales it.
+    ``sha256`` the config file's content hash; ``scaled`` the generator parameters the device
+    sets; ``size`` the config's own ``(rows, cols)`` (arrays; the device's size is in its
+    ``ArraySpec``, which :func:`provenance` reports beside it).
     """
 
     role: str
@@ -60,9 +62,16 @@ class RtlRef:
     sha256: str
     name: str
     scaled: str = ""
+    size: tuple[int, int] | None = None
 
-    def label(self) -> str:
-        extra = f", {self.scaled}" if self.scaled else ""
+    def label(self, rows: int = 0, cols: int = 0) -> str:
+        """``RTL name (path, sha256 ..., <size> -> RxC, params)``."""
+        notes = []
+        if self.size is not None and rows and (rows, cols) != self.size:
+            notes.append(f"scaled {self.size[0]}x{self.size[1]} -> {rows}x{cols}")
+        if self.scaled:
+            notes.append(self.scaled)
+        extra = "".join(f", {n}" for n in notes)
         return f"RTL {self.name} ({self.path}, sha256 {self.sha256}{extra})"
 
 
@@ -129,11 +138,9 @@ def _array(xpu: dict[str, Any], file: str | None) -> tuple[dict[str, Any], list[
         spec = replace(spec, rows=rows, cols=cols)
     except ConfigError as exc:
         raise ConfigError(exc.detail, file=file, path=f"xpu.array.{exc.path}") from None
-    scaled = "" if (rows, cols) == (cfg.rows, cfg.cols) else \
-        f"scaled {cfg.rows}x{cfg.cols} -> {rows}x{cols}"
-    if params:
-        scaled += ("; " if scaled else "") + ", ".join(f"{k}={v}" for k, v in params.items())
-    ref = RtlRef("xpu.array", str(arr["config"]), file_sha256(where), cfg.name, scaled)
+    scaled = ", ".join(f"{k}={v}" for k, v in params.items())
+    ref = RtlRef("xpu.array", str(arr["config"]), file_sha256(where), cfg.name, scaled,
+                 (cfg.rows, cfg.cols))
     pe = dict(xpu.get("pe") or {})
     for key in ("kind", "late_dequant"):
         if key in pe:
@@ -245,7 +252,7 @@ def provenance(arch: ArchConfig, unit: str, w: str, a: str) -> dict[str, str]:
     elif arch.xpu.pe.is_modelled(w, a):
         timing = f"{MODELLED} (mode w={w} a={a} is not built by {aref.name})"
     else:
-        timing = aref.label()
+        timing = aref.label(arch.xpu.array.rows, arch.xpu.array.cols)
     rtl = arch.pe_rtl
     if rtl is not None and rtl.computes(w, a):
         energy = f"RTL synthesis {rtl.name} ({rtl.source}, sha256 {rtl.sha256})"

@@ -39,7 +39,8 @@ def test_dequant_first_array_sized_to_the_shift_add_area() -> None:
     # the multiplier PE is larger, so fewer of them fit; the aspect ratio (64x64) is kept
     assert a.rows * a.cols < 64 * 64 and abs(a.rows - a.cols) <= 1
     ref = next(r for r in sized.refs if r.role == "xpu.array")
-    assert f"sized to {a.rows}x{a.cols}" in ref.scaled
+    assert "sized for" in ref.scaled
+    assert f"-> {a.rows}x{a.cols}" in ref.label(a.rows, a.cols)
 
 
 def test_area_budget_field(tmp_path: Path) -> None:

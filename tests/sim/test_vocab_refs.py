@@ -48,7 +48,8 @@ def test_mixpe_device_is_built_from_the_rtl_configs() -> None:
     roles = {r.role: r for r in arch.refs}
     assert roles["xpu.array"].sha256 == _sha(src)
     assert roles["xpu.pe"].sha256 == _sha(ROOT / "examples" / "pe" / "shift_add_w4a8.yaml")
-    assert "4x4 -> 64x64" in roles["xpu.array"].scaled
+    assert roles["xpu.array"].size == (4, 4)
+    assert "scaled 4x4 -> 64x64" in provenance(arch, "xpu", "int4", "int8")["timing"]
 
 
 def test_duplex_pim_uses_only_rtl_formats_or_says_modelled() -> None:
