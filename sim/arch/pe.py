@@ -77,9 +77,10 @@ class PeConfig:
     kind
         PE family (:data:`mixforge.hw.specs.vocab.PeFamily`).
     modes
-        Supported (w, a, lanes) modes. Each must be one the RTL builds for ``kind``
-        (:func:`mixforge.hw.specs.vocab.rtl_family_modes`), unless it (or the whole PE) is
-        ``modelled``; modelled modes must lie in the family's :data:`PE_LIBRARY` envelope.
+        Supported (w, a, lanes) modes. Each format pair must be one the RTL builds for
+        ``kind`` (:func:`mixforge.hw.specs.vocab.rtl_family_modes`), unless the mode (or the
+        whole PE) is ``modelled``; modelled modes must lie in the family's :data:`PE_LIBRARY`
+        envelope. A lane count the RTL does not build makes the mode modelled.
         Families without any RTL generator (``tensor_core``) are modelled throughout.
     acc_bits
         Accumulator width (partial sums spilled to SRAM/DRAM use this width).
@@ -110,8 +111,9 @@ class PeConfig:
                               path="kind")
         w_ok, a_ok = PE_LIBRARY[self.kind]
         built = rtl_family_modes(self.kind)
+        pairs = {(w, a) for w, a, _ in built}
         for i, mode in enumerate(self.modes):
-            if (mode.w, mode.a, mode.lanes) in built:
+            if (mode.w, mode.a) in pairs:  # other lanes than the RTL's: labelled modelled
                 continue
             if mode.w not in w_ok:
                 raise ConfigError(f"PE kind {self.kind!r} does not support weight format "
@@ -123,7 +125,7 @@ class PeConfig:
                                   path=f"modes[{i}].a")
             if built and not (mode.modelled or self.modelled):
                 raise ConfigError(f"the RTL builds no {self.kind} PE for w={mode.w} a={mode.a} "
-                                  f"lanes={mode.lanes} (RTL modes: {_summary(built)}); mark the "
+                                  f"(RTL modes: {_summary(built)}); mark the "
                                   "mode 'modelled: true' to simulate it by hand",
                                   path=f"modes[{i}]")
         if self.acc_bits < 8:
@@ -138,10 +140,13 @@ class PeConfig:
         raise ConfigError(f"no PE mode for w={w} a={a} (supported: {have})", path="xpu.pe.modes")
 
     def is_modelled(self, w: str, a: str) -> bool:
-        """True when mode ``(w, a)`` has no RTL behind it (marked, or a family without RTL)."""
-        if self.modelled or not rtl_family_modes(self.kind):
+        """True when mode ``(w, a)`` has no RTL behind it: marked ``modelled``, a family
+        without RTL, or a lane count no RTL cell of the family builds for the pair."""
+        if self.modelled:
             return True
-        return any(m.modelled for m in self.modes if m.w == w and m.a == a)
+        built = rtl_family_modes(self.kind)
+        return any(m.modelled or (m.w, m.a, m.lanes) not in built
+                   for m in self.modes if m.w == w and m.a == a)
 
     @property
     def max_w_bits(self) -> int:

@@ -9,7 +9,7 @@ from mixforge.errors import ConfigError
 from mixforge.sim.arch.hbm import HbmConfig
 from mixforge.sim.arch.pe import PeMode
 
-__all__ = ["PimDeviceConfig", "PimConfig"]
+__all__ = ["PimDeviceConfig"]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,3 @@ class PimDeviceConfig:
     def peak_macs_per_s(self, hbm: HbmConfig, w: str, a: str) -> float:
         lanes = self.lanes_for(w, a) or 0
         return hbm.n_pcs * self.units_per_pc * lanes * self.freq_hz
-
-
-#: Deprecated alias of :class:`PimDeviceConfig` (the name clashed with the RTL unit's config).
-PimConfig = PimDeviceConfig
