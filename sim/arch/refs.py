@@ -243,7 +243,8 @@ def provenance(arch: ArchConfig, unit: str, w: str, a: str) -> dict[str, str]:
         elif pim.is_modelled(w, a):
             timing = f"{MODELLED} (mode w={w} a={a} is not built by {ref.name})"
         else:
-            timing = ref.label()
+            timing = (f"{ref.label()}: MACs/cycle from its PimSpec; DRAM streaming from the "
+                      "device's HBM model")
         return {"timing": timing, "energy": f"{MODELLED} (energy table: no PIM synthesis "
                                             "figures are read)"}
     aref = _ref(arch, "xpu.array")
