@@ -33,6 +33,10 @@ def register(subparsers: dict[str, Any]) -> None:
     p.add_argument("--pe-rtl", metavar="JSON", default=None,
                    help="per-PE energy/area from `mixforge synth pe --json` (overrides the "
                         "YAML's xpu.pe.rtl)")
+    p.add_argument("--iso-area", metavar="YAML", default=None,
+                   help="also run the op on this second device with its array sized to the "
+                        "first device's PE-array area (both PEs' synthesized areas); "
+                        "report both")
     p.add_argument("--json", metavar="OUT", help="write the result as JSON")
     p.set_defaults(func=cmd_op)
 
@@ -124,6 +128,7 @@ def cmd_op(args: argparse.Namespace) -> int:
     from mixforge.errors import ConfigError
     from mixforge.outputs import write_text
     from mixforge.sim.arch import load_arch
+    from mixforge.sim.arch.refs import provenance
     from mixforge.sim.cost.rtl import pe_area, with_pe_rtl
     from mixforge.sim.engine.simulator import Dispatch, Simulator
     from mixforge.sim.mapping.ops import Gemm
@@ -148,6 +153,8 @@ def cmd_op(args: argparse.Namespace) -> int:
     if policy == "pim" and arch.pim is None:
         raise ConfigError(f"{args.hw} has no PIM (no pim: section) to force onto",
                           path="--unit" if args.unit else "--dispatch")
+    if args.iso_area:
+        return _cmd_iso_area(args, arch, op)
     sim = Simulator(arch, dispatch=cast(Dispatch, policy))
     # forcing the PIM must fail loudly when the PIM lacks the op's formats
     res = sim.run_op(op, "pim" if policy == "pim" else None)
@@ -155,6 +162,7 @@ def cmd_op(args: argparse.Namespace) -> int:
     out["hw"] = arch.name
     area = pe_area(arch)
     out["pe_rtl"] = area
+    out["provenance"] = provenance(arch, res.unit, op.w, op.a)
     print(f"{op.name} on {arch.name} ({res.unit}), w={op.w} a={op.a}")
     rows = [("dispatch", res.dispatch), ("cycles", f"{res.cycles:,}"),
             ("time", f"{res.seconds * 1e6:,.3f} us"),
@@ -188,6 +196,8 @@ def cmd_op(args: argparse.Namespace) -> int:
                                  f"{area['e_mac_pj']:.3f} pJ/MAC"))
         rows.append(("PE arrays", f"{area['array_transistors']:,} transistors, "
                                   f"{area['static_w'] * 1e3:,.2f} mW static"))
+    rows.append(("timing from", out["provenance"]["timing"]))
+    rows.append(("energy from", out["provenance"]["energy"]))
     rows.append(("sim wall", f"{res.sim_wall_s * 1e3:.2f} ms"))
     width = max(len(r[0]) for r in rows)
     for key, val in rows:
@@ -213,3 +223,53 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if where:
             print(f"wrote {write_text(where, text + chr(10), flag)}")
     return 0 if report.ok else 1
+
+
+def _cmd_iso_area(args: argparse.Namespace, arch: Any, op: Any) -> int:
+    """``sim op --iso-area B``: size B's array to ``arch``'s PE-array area, run both."""
+    import json
+
+    from mixforge.errors import ConfigError
+    from mixforge.outputs import write_text
+    from mixforge.sim.arch import load_arch
+    from mixforge.sim.arch.isoarea import area_of, size_to_area
+    from mixforge.sim.arch.refs import provenance
+    from mixforge.sim.engine.simulator import Dispatch, Simulator
+
+    try:
+        budget = area_of(arch)
+    except ConfigError as exc:
+        raise ConfigError(f"{arch.name}: {exc.detail}", path="--hw") from None
+    other = load_arch(args.iso_area)
+    try:
+        other = size_to_area(other, budget, path="--iso-area")
+    except ConfigError as exc:
+        raise ConfigError(f"{other.name}: {exc.detail}", path="--iso-area") from None
+    first = other.xpu.pe.modes[0]
+    w, a = _parse_formats(args.formats, (first.w, first.a))
+    out: dict[str, Any] = {"op": op.name, "area_transistors": budget, "devices": []}
+    print(f"{op.name}: iso-area ({budget:,} transistors of PE arrays, synthesized PE areas)")
+    for dev, fmt in ((arch, (op.w, op.a)), (other, (w, a))):
+        from dataclasses import replace
+
+        dop = replace(op, w=fmt[0], a=fmt[1])
+        policy = cast(Dispatch, args.unit or args.dispatch or "best")
+        res = Simulator(dev, dispatch=policy).run_op(dop, "pim" if policy == "pim" else None)
+        d = res.as_dict()
+        d.update(hw=dev.name, rows=dev.xpu.array.rows, cols=dev.xpu.array.cols,
+                 cores=dev.xpu.cores, area_transistors=area_of(dev),
+                 pe=dev.pe_rtl.name if dev.pe_rtl is not None else "",
+                 provenance=provenance(dev, res.unit, dop.w, dop.a))
+        out["devices"].append(d)
+        print(f"  {dev.name}: {d['rows']}x{d['cols']} x {d['cores']} cores of {d['pe']} "
+              f"({d['area_transistors']:,} transistors, "
+              f"{d['area_transistors'] / budget:.1%}), w={dop.w} a={dop.a} on {res.unit}")
+        print(f"    {res.cycles:,} cycles, {res.seconds * 1e6:,.3f} us, bound {res.bound}, "
+              f"utilisation {res.utilisation:.1%}, energy {res.energy_j * 1e6:,.3f} uJ")
+        print(f"    timing from {d['provenance']['timing']}")
+        print(f"    energy from {d['provenance']['energy']}")
+    ta, tb = (d["seconds"] for d in out["devices"])
+    print(f"  {other.name} / {arch.name} time: {tb / ta:.3f}x")
+    if args.json:
+        print(f"wrote {write_text(args.json, json.dumps(out, indent=2) + chr(10), '--json')}")
+    return 0

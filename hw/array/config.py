@@ -22,12 +22,11 @@ from typing import Literal
 
 from mixforge.errors import ConfigError
 from mixforge.hw.specs.array import ArraySpec
+from mixforge.hw.specs.vocab import CELL_FAMILY, CELL_KINDS, CellKind, Mode, cell_modes
 
-__all__ = ["ArrayConfig", "ArrayFile", "VerifyPlan", "PeKind", "load_array_file",
+__all__ = ["ArrayConfig", "ArrayFile", "VerifyPlan", "CellKind", "load_array_file",
            "POSIT8_FIXED_LSB", "EDGE_LATENCY"]
 
-PeKind = Literal["shift_add", "posit8", "dequant_first", "multiformat", "fp16_mac",
-                 "shared_quire", "separate_macs"]
 #: Cell kinds whose results leave through a rounding unit per column (OS: at the bottom of
 #: each column; WS: after an exact accumulator memory per column, ``hw/array/ws_round_edge.py``).
 _EDGE_PES = ("dequant_first", "multiformat", "fp16_mac", "shared_quire", "separate_macs")
@@ -171,7 +170,7 @@ class ArrayConfig:
     cols: int = 4
     dataflow: Literal["ws", "os"] = "ws"
     double_buffer: bool = False
-    pe: PeKind = "shift_add"
+    pe: CellKind = "shift_add"
     w_bits: int = 4
     a_bits: int = 8
     max_k: int = 4096
@@ -186,8 +185,7 @@ class ArrayConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 64:
                 raise ConfigError(f"must be an integer in 1..64, not {v!r}", path=name)
-        if self.pe not in ("shift_add", "posit8", "dequant_first", "multiformat", "fp16_mac",
-                           "shared_quire", "separate_macs"):
+        if self.pe not in CELL_KINDS:
             raise ConfigError(f"must be 'shift_add', 'posit8', 'dequant_first', 'multiformat', "
                               f"'fp16_mac', 'shared_quire' or 'separate_macs', not {self.pe!r}",
                               path="pe")
@@ -232,6 +230,16 @@ class ArrayConfig:
         return ArraySpec(rows=self.rows, cols=self.cols, dataflow=self.dataflow,
                          double_buffer=self.double_buffer, dequant_latency=self.edge_latency,
                          acc_depth=self.acc_depth if self.ws_dequant or self.ws_round else None)
+
+    @property
+    def family(self) -> str:
+        """The simulator PE family of the cells (``hw/specs/vocab.py`` ``CELL_FAMILY``)."""
+        return CELL_FAMILY[self.pe]
+
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        """(weight, activation, lanes) modes the generated cells build (models/ names)."""
+        return cell_modes(self.pe, w_bits=self.w_bits, a_bits=self.a_bits, act=self.act)
 
     @property
     def ws_dequant(self) -> bool:

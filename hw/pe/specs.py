@@ -29,7 +29,7 @@ from mixforge.errors import ConfigError
 __all__ = ["SERIAL_DIGIT", "SERIAL_ZERO_CYCLES", "SERIAL_SCALE_CYCLES",
            "SERIAL_READOUT_CYCLES", "ShiftAddSpec",
            "DequantFirstSpec", "FP16MacSpec", "MultiFormatSpec", "SharedQuireSpec",
-           "SeparateMacsSpec", "PESpec", "PEConfig", "SPEC_KINDS", "load_pe_config",
+           "SeparateMacsSpec", "PESpec", "PeFile", "SPEC_KINDS", "load_pe_config",
            "pe_config_from_dict"]
 
 _K_VALUES = (2, 3, 4, 8)
@@ -294,15 +294,17 @@ SPEC_KINDS: dict[str, type[Any]] = {c.kind: c for c in (
 
 
 @dataclass(frozen=True)
-class PEConfig:
-    """A parsed PE YAML file: module ``name`` and the PE ``spec``."""
+class PeFile:
+    """A parsed PE YAML file (``examples/pe/*.yaml``): module ``name`` and the PE ``spec``
+    (like :class:`~mixforge.hw.array.config.ArrayFile` / ``PimFile``; the simulator's PE is
+    :class:`mixforge.sim.arch.pe.PeConfig`)."""
 
     name: str
     spec: Any
     schema_version: int = 1
 
 
-def pe_config_from_dict(data: Any, *, file: str | None = None) -> PEConfig:
+def pe_config_from_dict(data: Any, *, file: str | None = None) -> PeFile:
     """Validate a PE config mapping (``schema_version`` already checked and removed by
     ``mixforge.config.load_yaml``); errors name ``file`` and the dotted field path."""
     from mixforge.config import from_dict
@@ -324,10 +326,10 @@ def pe_config_from_dict(data: Any, *, file: str | None = None) -> PEConfig:
                           path="pe.kind")
     params = {k: v for k, v in pe.items() if k != "kind"}
     spec = from_dict(SPEC_KINDS[kind], params, file=file, path="pe")
-    return PEConfig(name=name, spec=spec)
+    return PeFile(name=name, spec=spec)
 
 
-def load_pe_config(path: str | Path) -> PEConfig:
+def load_pe_config(path: str | Path) -> PeFile:
     """Read and validate a PE YAML file (``schema_version: 1`` required)."""
     from mixforge.config import load_yaml
 

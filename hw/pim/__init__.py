@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mixforge.hw.pim.config import DramModel, PimConfig, PimFile, PimVerify, load_pim_file
+from mixforge.hw.pim.config import (
+    DramModel,
+    PimConfig,
+    PimFile,
+    PimUnitConfig,
+    PimVerify,
+    load_pim_file,
+)
 
-__all__ = ["PimConfig", "DramModel", "PimVerify", "PimFile", "load_pim_file", "LogicPIMUnit",
-           "run_pim_tb", "PimRun", "synth_pim"]
+__all__ = ["PimUnitConfig", "PimConfig", "DramModel", "PimVerify", "PimFile", "load_pim_file",
+           "LogicPIMUnit", "run_pim_tb", "PimRun", "synth_pim"]
 
 _LAZY = {"LogicPIMUnit": "mixforge.hw.pim.unit", "run_pim_tb": "mixforge.hw.pim.measure",
          "PimRun": "mixforge.hw.pim.measure", "synth_pim": "mixforge.hw.pim.synth"}

@@ -19,22 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixforge.errors import ConfigError
+from mixforge.hw.specs.pim import A_FORMATS, BITS, FORMAT_NAMES, W_FORMATS, PimSpec
 
-__all__ = ["PimConfig", "DramModel", "PimVerify", "PimFile", "PimJob", "load_pim_file",
-           "W_FORMATS", "A_FORMATS", "MODES", "FORMAT_NAMES", "mode_code", "parse_job"]
+__all__ = ["PimUnitConfig", "PimConfig", "DramModel", "PimVerify", "PimFile", "PimJob",
+           "load_pim_file", "BITS", "W_FORMATS", "A_FORMATS", "MODES", "FORMAT_NAMES",
+           "mode_code", "parse_job"]
 
-#: Streamed-operand (weight / K-cache) formats and their 2-bit ``mode[0:2]`` code.
-W_FORMATS = {"int4": 0, "int8": 1, "fp4": 2, "posit8": 3}
-#: Activation / query formats and their ``mode[2]`` code.
-A_FORMATS = {"int8": 0, "fp16": 1}
+# W_FORMATS, A_FORMATS, FORMAT_NAMES, BITS: the unit's format vocabulary (hw/specs/pim.py).
 #: Job modes: GEMV / skinny GEMM over weights, or attention scores q . K^T over a streamed K.
 MODES = tuple(f"{op}_{w}" for op in ("gemv", "attn") for w in W_FORMATS)
-#: models/ format names of the PIM formats.
-FORMAT_NAMES = {"int4": "int4", "int8": "int8", "fp4": "float4_e2m1fn", "posit8": "posit8_es0",
-                "fp16": "float16"}
-# bits of one element, and (|significand| max, exponent min, exponent max) with
+# (|significand| max, exponent min, exponent max) with
 # value = significand * 2**exponent (see hw/pim/reference.py)
-BITS = {"int4": 4, "int8": 8, "fp4": 4, "posit8": 8, "fp16": 16}
 SIG_EXP = {"int4": (8, 0, 0), "int8": (128, 0, 0), "fp4": (3, -1, 1), "posit8": (63, -11, 1),
            "fp16": (2047, -24, 5)}
 _INT = ("int4", "int8")
@@ -65,8 +60,9 @@ def _check_formats(name: str, got: tuple[str, ...], known: dict[str, int]) -> No
 
 
 @dataclass(frozen=True)
-class PimConfig:
-    """Parameters of :class:`mixforge.hw.pim.LogicPIMUnit`.
+class PimUnitConfig:
+    """Parameters of one :class:`mixforge.hw.pim.LogicPIMUnit` (the RTL unit; the simulator's
+    device-level PIM is :class:`mixforge.sim.arch.pim.PimDeviceConfig`).
 
     Parameters
     ----------
@@ -108,6 +104,13 @@ class PimConfig:
                               f"exceed K = 65536", path="max_k_words")
         _check_formats("w_formats", tuple(self.w_formats), W_FORMATS)
         _check_formats("a_formats", tuple(self.a_formats), A_FORMATS)
+
+    @property
+    def spec(self) -> PimSpec:
+        """The throughput spec (what sim/ uses)."""
+        return PimSpec(banks=self.banks, burst_bits=self.burst_bits,
+                       max_tokens=self.max_tokens, max_k_words=self.max_k_words,
+                       w_formats=tuple(self.w_formats), a_formats=tuple(self.a_formats))
 
     @property
     def width(self) -> int:
@@ -177,7 +180,7 @@ class PimConfig:
 
     def subs(self, w_fmt: str, a_fmt: str) -> int:
         """Operations per weight beat per token (2: a 4-bit beat needs two FP16 words)."""
-        return 2 if BITS[w_fmt] == 4 and a_fmt == "fp16" else 1
+        return PimSpec.subs(w_fmt, a_fmt)
 
     def padded_k(self, w_fmt: str, a_fmt: str, k: int) -> int:
         """K padded with zeros to whole activation words and whole weight beats."""
@@ -216,6 +219,10 @@ class PimConfig:
             raise ConfigError(f"K={k} exceeds the activation buffer ({self.max_k(a_fmt)} "
                               f"{a_fmt} values per token, K padded to "
                               f"{self.padded_k(w_fmt, a_fmt, k)})", path=path)
+
+
+#: Deprecated alias of :class:`PimUnitConfig` (the name clashed with the simulator's PIM).
+PimConfig = PimUnitConfig
 
 
 @dataclass(frozen=True)
@@ -288,7 +295,7 @@ class PimVerify:
 
 @dataclass(frozen=True)
 class PimFile:
-    pim: PimConfig
+    pim: PimUnitConfig
     verify: PimVerify = field(default_factory=PimVerify)
 
 

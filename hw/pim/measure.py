@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixforge.hw.pim.config import PimConfig, PimVerify
+from mixforge.hw.pim.config import PimUnitConfig, PimVerify
 
 __all__ = ["PimRun", "generate_pim", "run_pim_tb"]
 
@@ -18,7 +18,7 @@ __all__ = ["PimRun", "generate_pim", "run_pim_tb"]
 class PimRun:
     """Outcome of one testbench run: pass/fail and one measurement dict per job."""
 
-    config: PimConfig
+    config: PimUnitConfig
     passed: bool
     failures: tuple[str, ...]
     jobs: tuple[dict[str, Any], ...]
@@ -36,7 +36,7 @@ class PimRun:
                 "peak_bytes_per_cycle": self.peak_bytes_per_cycle}
 
 
-def generate_pim(config: PimConfig, out_dir: str | Path | None = None) -> Path:
+def generate_pim(config: PimUnitConfig, out_dir: str | Path | None = None) -> Path:
     """Write the unit's Verilog (+ sidecar); without ``out_dir`` into a content-keyed cache."""
     from mixforge.hw.export import write_verilog
     from mixforge.hw.pim.unit import LogicPIMUnit
@@ -58,7 +58,7 @@ def generate_pim(config: PimConfig, out_dir: str | Path | None = None) -> Path:
     return exp.verilog
 
 
-def run_pim_tb(config: PimConfig, plan: PimVerify, *, sim: str = "verilator",
+def run_pim_tb(config: PimUnitConfig, plan: PimVerify, *, sim: str = "verilator",
                waves: bool = False) -> PimRun:
     """Run ``plan.jobs`` through the unit behind the DRAM model ``plan.dram``.
 

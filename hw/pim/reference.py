@@ -6,7 +6,7 @@ Semantics (what :class:`~mixforge.hw.pim.LogicPIMUnit` computes, bit for bit), f
     Y[b, n] = sum_k X[b, k] * W[k, n]
 
 * every product is exact (``decode_exact`` of both operands: ``sig * 2**exp``), and the sum over
-  K is exact (a fixed-point accumulator with LSB ``PimConfig.acc_lsb``, wide enough for any K
+  K is exact (a fixed-point accumulator with LSB ``PimUnitConfig.acc_lsb``, wide enough for any K
   the buffer holds: it never wraps);
 * INT4 / INT8 weights x INT8 activations: ``Y`` is that integer (int32 two's complement);
 * every other pair (FP4 E2M1 or posit(8,0) weights, or FP16 activations): the exact sum is
@@ -25,14 +25,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mixforge.hw.pim.config import BITS, FORMAT_NAMES, PimConfig
+from mixforge.hw.pim.config import BITS, FORMAT_NAMES, PimUnitConfig
 
 __all__ = ["reference_job", "pack_job", "random_operands", "CANONICAL_NAN"]
 
 CANONICAL_NAN = 0x7FC00000
 
 
-def reference_job(cfg: PimConfig, w_fmt: str, a_fmt: str, x: NDArray[np.int64],
+def reference_job(cfg: PimUnitConfig, w_fmt: str, a_fmt: str, x: NDArray[np.int64],
                   w: NDArray[np.int64]) -> NDArray[np.int64]:
     """Expected outputs (tokens x N) for bit patterns ``x`` (tokens x K) and ``w`` (K x N).
 
@@ -87,14 +87,14 @@ def random_operands(w_fmt: str, a_fmt: str, tokens: int, k: int, n: int,
     return x, w
 
 
-def pack_job(cfg: PimConfig, w_fmt: str, a_fmt: str, x: NDArray[np.int64], w: NDArray[np.int64]
+def pack_job(cfg: PimUnitConfig, w_fmt: str, a_fmt: str, x: NDArray[np.int64], w: NDArray[np.int64]
              ) -> tuple[list[tuple[int, int]], list[int]]:
     """Encodings of a job: ``([(addr, activation word)], [weight beat])``.
 
     Activation word ``i`` of token ``b`` is at ``b * max_k_words + i`` and holds elements
     ``i*P .. i*P+P-1`` (``P = acts_per_word``), element ``e`` at bits ``[e*a, (e+1)*a)``.
     Weight beats come column by column; a column is K padded with zeros
-    (:meth:`PimConfig.padded_k`), ``width / w_bits`` elements per beat, element ``e`` at bits
+    (:meth:`PimUnitConfig.padded_k`), ``width / w_bits`` elements per beat, element ``e`` at bits
     ``[e*w_bits, (e+1)*w_bits)``.
     """
     tokens, k = x.shape

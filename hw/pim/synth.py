@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from mixforge.errors import ToolchainError
-from mixforge.hw.pim.config import PimConfig
+from mixforge.hw.pim.config import PimUnitConfig
 
 __all__ = ["synth_pim", "synth_pim_verilog", "LANE_VARIANTS"]
 
@@ -68,7 +68,7 @@ def synth_pim_verilog(verilog: str, top: str) -> dict[str, Any]:
             "yosys_s": round(time.perf_counter() - t0, 1)}
 
 
-def synth_pim(config: PimConfig) -> dict[str, Any]:
+def synth_pim(config: PimUnitConfig) -> dict[str, Any]:
     """Figures for ``config`` (adds its parameters, lane count, and the buffer's size)."""
     from mixforge.hw.pim.measure import generate_pim
 

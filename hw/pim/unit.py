@@ -12,7 +12,7 @@ rounding into float32 otherwise, NaN for NaR / non-finite inputs).
 Lanes (one per weight byte, no multiplier): both operands are decoded into a signed significand
 and an exponent with the PE library's builders (``decode_fp4``, ``decode_posit``; INT4/INT8 and
 FP16 are plain fields), multiplied by ``shift_add_product`` and shifted into a common
-fixed-point frame (LSB ``PimConfig.acc_lsb``); a second 4-bit x INT8 product per lane serves
+fixed-point frame (LSB ``PimUnitConfig.acc_lsb``); a second 4-bit x INT8 product per lane serves
 the INT4/FP4 x INT8 modes (two weights per byte). The accumulators round once through
 ``round_to_float``.
 
@@ -22,7 +22,7 @@ Ports
 weight format (0 INT4, 1 INT8, 2 FP4 E2M1, 3 posit(8,0)), bit 2 FP16 activations (else INT8).
 Only the formats in ``config.w_formats`` / ``a_formats`` are built (a code of a format that is
 not built gives zero products; ``run_pim_tb`` rejects such jobs). ``tokens``
-(1..max_tokens), ``k_words`` (activation words per token: ``PimConfig.k_words``). ``act``:
+(1..max_tokens), ``k_words`` (activation words per token: ``PimUnitConfig.k_words``). ``act``:
 buffer writes ``{addr, data}``, ``addr = token * max_k_words + word`` (load between jobs).
 ``w``: weight beats in column order (:func:`~mixforge.hw.pim.reference.pack_job`).
 ``o``: stream of ``{value, token, last}``, one per token per column in token order (``last`` on
@@ -47,7 +47,7 @@ from mixforge.hw.pe.arith import (
     round_to_float,
     shift_add_product,
 )
-from mixforge.hw.pim.config import BITS, SIG_EXP, W_FORMATS, PimConfig
+from mixforge.hw.pim.config import BITS, SIG_EXP, W_FORMATS, PimUnitConfig
 
 __all__ = ["LogicPIMUnit"]
 
@@ -119,11 +119,11 @@ def _align(m: Module, w: _Operand, a: _Operand, *, lsb: int, bits: int, name: st
 
 
 class LogicPIMUnit(wiring.Component):
-    """One logic-die processing unit (all parameters keyword-only, see :class:`PimConfig`)."""
+    """One logic-die processing unit (all parameters keyword-only, see :class:`PimUnitConfig`)."""
 
-    def __init__(self, *, config: PimConfig):
-        if not isinstance(config, PimConfig):
-            raise ConfigError(f"must be a PimConfig, not {type(config).__name__}",
+    def __init__(self, *, config: PimUnitConfig):
+        if not isinstance(config, PimUnitConfig):
+            raise ConfigError(f"must be a PimUnitConfig, not {type(config).__name__}",
                               path="config")
         self._cfg = c = config
         depth = c.max_tokens * c.max_k_words
@@ -139,7 +139,7 @@ class LogicPIMUnit(wiring.Component):
         })
 
     @property
-    def config(self) -> PimConfig:
+    def config(self) -> PimUnitConfig:
         return self._cfg
 
     @property
@@ -266,7 +266,7 @@ class LogicPIMUnit(wiring.Component):
                              s2_tok.eq(s1_tok), s2_last.eq(s1_lasttok)]
         value = Signal(32, name="value")
         has_int = any(f in wf for f in ("int4", "int8")) and "int8" in af
-        has_float = any(not PimConfig.int_output(w, a) for w in wf for a in af)
+        has_float = any(not PimUnitConfig.int_output(w, a) for w in wf for a in af)
         int_val = Signal(32, name="int_value")
         if has_int:
             m.d.comb += int_val.eq(s2_acc >> -c.acc_lsb)

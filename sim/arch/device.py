@@ -10,7 +10,8 @@ from typing import Any
 from mixforge.config import from_dict, load_yaml, to_dict
 from mixforge.errors import ConfigError
 from mixforge.sim.arch.hbm import HBM_PRESETS, HbmConfig
-from mixforge.sim.arch.pim import PimConfig
+from mixforge.sim.arch.pim import PimDeviceConfig
+from mixforge.sim.arch.refs import RtlRef, resolve_refs
 from mixforge.sim.arch.xpu import XpuConfig
 from mixforge.sim.cost.rtl import PeRtl, load_pe_rtl
 from mixforge.sim.cost.tables import EnergyConfig
@@ -37,14 +38,18 @@ class ArchConfig:
     pe_rtl
         Synthesis figures of the xPU's PE (loaded from ``xpu.pe.rtl`` by :func:`load_arch`, or
         attached with :func:`mixforge.sim.cost.rtl.with_pe_rtl`).
+    refs
+        The RTL configs the YAML referenced (:mod:`mixforge.sim.arch.refs`), set by
+        :func:`arch_from_dict`; empty for a hand-written ("modelled, no RTL") device.
     """
 
     name: str
     xpu: XpuConfig
     hbm: HbmConfig
-    pim: PimConfig | None = None
+    pim: PimDeviceConfig | None = None
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     pe_rtl: PeRtl | None = None
+    refs: tuple[RtlRef, ...] = ()
 
     def __post_init__(self) -> None:
         if self.pim is not None:
@@ -99,13 +104,23 @@ def arch_from_dict(data: dict[str, Any], *, file: str | None = None) -> ArchConf
     """Build an :class:`ArchConfig` from a mapping (``schema_version`` already removed)."""
     if not isinstance(data, dict):
         raise ConfigError(f"must be a mapping, not {data!r}", file=file)
+    data, refs = resolve_refs(data, file)
     arch = from_dict(ArchConfig, _resolve_presets(data, file), file=file)
+    if refs:  # a resolved device (``to_dict(arch)``) keeps the refs it carries
+        arch = dataclasses.replace(arch, refs=refs)
     if arch.xpu.pe.rtl and arch.pe_rtl is None:
         rel = Path(arch.xpu.pe.rtl)
         where = rel if rel.is_absolute() or file is None else Path(file).parent / rel
         if not where.is_file():
             raise ConfigError(f"no such file: {where}", file=file, path="xpu.pe.rtl")
         arch = dataclasses.replace(arch, pe_rtl=load_pe_rtl(where))
+    if arch.xpu.area_budget_transistors:
+        from mixforge.sim.arch.isoarea import size_to_area
+
+        try:
+            arch = size_to_area(arch, arch.xpu.area_budget_transistors)
+        except ConfigError as exc:
+            raise ConfigError(exc.detail, file=file, path=exc.path) from None
     return arch
 
 

@@ -9,32 +9,28 @@ K-elements per cycle), see :func:`mixforge.sim.mapping.cycles.tile_cycles`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from mixforge.errors import ConfigError, FormatError
+from mixforge.hw.specs.vocab import PE_LIBRARY, PeFamily, rtl_family_modes
 from mixforge.models.formats import NumberFormat, get_format
 
 __all__ = ["PeKind", "PeMode", "PeConfig", "PE_LIBRARY", "check_format"]
 
-PeKind = Literal["int_mac", "shift_add", "simd_mac", "fp_mac", "tensor_core"]
+#: The PE families and their modelled format envelope live in the shared vocabulary
+#: (``mixforge.hw.specs.vocab``); ``PeKind`` is the family, kept under its old name.
+PeKind = PeFamily
 
-#: Formats each PE kind can implement (weights, activations), from the hw/ PE generators and the
-#: papers they follow (PAPERS.md): MixPE shift-and-add takes 2..8-bit integer weights against
-#: INT8 or FP16 activations; XR-NPE's SIMD MAC covers FP4 (E2M1) and posit(4,1)/(8,0)/(16,1);
-#: an H100-class tensor core covers FP16/BF16, FP8 and INT8.
-PE_LIBRARY: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "int_mac": (frozenset({"int2", "int4", "int8", "uint4", "uint8"}),
-                frozenset({"int4", "int8", "uint8"})),
-    "shift_add": (frozenset({"int2", "int4", "int8", "uint2", "uint4"}),
-                  frozenset({"int8", "float16"})),
-    "simd_mac": (frozenset({"float4_e2m1fn", "posit4_es1", "posit8_es0", "posit16_es1"}),
-                 frozenset({"float4_e2m1fn", "posit4_es1", "posit8_es0", "posit16_es1"})),
-    "fp_mac": (frozenset({"float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float32"}),
-               frozenset({"float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float32"})),
-    "tensor_core": (frozenset({"float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "int8",
-                               "int4", "float4_e2m1fn"}),
-                    frozenset({"float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "int8"})),
-}
+
+def _summary(modes: frozenset[tuple[str, str, int]]) -> str:
+    """Built modes grouped: ``w=int2|int4 a=int8|float16``."""
+    acts: dict[tuple[str, int], set[str]] = {}
+    for w, a, n in modes:
+        acts.setdefault((w, n), set()).add(a)
+    by: dict[tuple[tuple[str, ...], int], list[str]] = {}
+    for (w, n), a_set in sorted(acts.items()):
+        by.setdefault((tuple(sorted(a_set)), n), []).append(w)
+    return "; ".join(f"w={'|'.join(ws)} a={'|'.join(a_s)}" + (f" lanes={n}" if n != 1 else "")
+                     for (a_s, n), ws in sorted(by.items()))
 
 
 def check_format(name: str, path: str) -> NumberFormat:
@@ -55,11 +51,15 @@ class PeMode:
         Weight (stationary / B operand) and activation (streamed / A operand) format names.
     lanes
         MACs per PE per cycle in this mode (>= 1).
+    modelled
+        Hand-modelled: no RTL builds this mode (it must still be in the family's
+        :data:`PE_LIBRARY` envelope); outputs label it "modelled, no RTL".
     """
 
     w: str
     a: str
     lanes: int = 1
+    modelled: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "w", check_format(self.w, "w").name)
@@ -75,9 +75,13 @@ class PeConfig:
     Parameters
     ----------
     kind
-        PE family from :data:`PE_LIBRARY`.
+        PE family (:data:`mixforge.hw.specs.vocab.PeFamily`).
     modes
-        Supported (w, a, lanes) modes; each must be in the library for ``kind``.
+        Supported (w, a, lanes) modes. Each format pair must be one the RTL builds for
+        ``kind`` (:func:`mixforge.hw.specs.vocab.rtl_family_modes`), unless the mode (or the
+        whole PE) is ``modelled``; modelled modes must lie in the family's :data:`PE_LIBRARY`
+        envelope. A lane count the RTL does not build makes the mode modelled.
+        Families without any RTL generator (``tensor_core``) are modelled throughout.
     acc_bits
         Accumulator width (partial sums spilled to SRAM/DRAM use this width).
     late_dequant
@@ -87,6 +91,9 @@ class PeConfig:
         Optional ``mixforge synth pe --json`` file of this PE (path relative to the YAML):
         per-MAC energy, leakage and area then come from the measured RTL
         (:mod:`mixforge.sim.cost.rtl`).
+    modelled
+        The whole PE is hand-modelled (no RTL): every mode is checked against
+        :data:`PE_LIBRARY` only.
     """
 
     kind: PeKind
@@ -94,12 +101,20 @@ class PeConfig:
     acc_bits: int = 32
     late_dequant: bool = False
     rtl: str = ""
+    modelled: bool = False
 
     def __post_init__(self) -> None:
         if not self.modes:
             raise ConfigError("must list at least one mode", path="modes")
+        if self.kind not in PE_LIBRARY:
+            raise ConfigError(f"must be one of {', '.join(PE_LIBRARY)}, not {self.kind!r}",
+                              path="kind")
         w_ok, a_ok = PE_LIBRARY[self.kind]
+        built = rtl_family_modes(self.kind)
+        pairs = {(w, a) for w, a, _ in built}
         for i, mode in enumerate(self.modes):
+            if (mode.w, mode.a) in pairs:  # other lanes than the RTL's: labelled modelled
+                continue
             if mode.w not in w_ok:
                 raise ConfigError(f"PE kind {self.kind!r} does not support weight format "
                                   f"{mode.w!r} (supported: {', '.join(sorted(w_ok))})",
@@ -108,6 +123,11 @@ class PeConfig:
                 raise ConfigError(f"PE kind {self.kind!r} does not support activation format "
                                   f"{mode.a!r} (supported: {', '.join(sorted(a_ok))})",
                                   path=f"modes[{i}].a")
+            if built and not (mode.modelled or self.modelled):
+                raise ConfigError(f"the RTL builds no {self.kind} PE for w={mode.w} a={mode.a} "
+                                  f"(RTL modes: {_summary(built)}); mark the "
+                                  "mode 'modelled: true' to simulate it by hand",
+                                  path=f"modes[{i}]")
         if self.acc_bits < 8:
             raise ConfigError(f"must be >= 8, not {self.acc_bits}", path="acc_bits")
 
@@ -118,6 +138,15 @@ class PeConfig:
                 return mode.lanes
         have = ", ".join(f"w={m.w} a={m.a}" for m in self.modes)
         raise ConfigError(f"no PE mode for w={w} a={a} (supported: {have})", path="xpu.pe.modes")
+
+    def is_modelled(self, w: str, a: str) -> bool:
+        """True when mode ``(w, a)`` has no RTL behind it: marked ``modelled``, a family
+        without RTL, or a lane count no RTL cell of the family builds for the pair."""
+        if self.modelled:
+            return True
+        built = rtl_family_modes(self.kind)
+        return any(m.modelled or (m.w, m.a, m.lanes) not in built
+                   for m in self.modes if m.w == w and m.a == a)
 
     @property
     def max_w_bits(self) -> int:

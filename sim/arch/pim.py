@@ -9,12 +9,13 @@ from mixforge.errors import ConfigError
 from mixforge.sim.arch.hbm import HbmConfig
 from mixforge.sim.arch.pe import PeMode
 
-__all__ = ["PimConfig"]
+__all__ = ["PimDeviceConfig"]
 
 
 @dataclass(frozen=True)
-class PimConfig:
-    """PIM units attached to every pseudo-channel.
+class PimDeviceConfig:
+    """The device's PIM: units attached to every pseudo-channel (the RTL of one unit is
+    :class:`mixforge.hw.pim.config.PimUnitConfig`).
 
     Parameters
     ----------
@@ -48,6 +49,11 @@ class PimConfig:
         Dispatch: ops below this many FLOP per DRAM byte run on PIM (Duplex: MoE and attention).
     static_w
         Static power of all PIM units, in watts.
+    unit
+        The RTL unit config (``examples/pim/*.yaml``, relative to the device YAML) that ``lanes``,
+        ``modes`` and ``buffer_bytes`` were derived from (:func:`mixforge.sim.arch.refs.
+        resolve_refs`); ``""``: a hand-written PIM ("modelled, no RTL"). Modes marked
+        ``modelled`` are not built by that unit.
     """
 
     kind: Literal["logic", "bank"]
@@ -63,6 +69,7 @@ class PimConfig:
     static_w: float = 0.0
     bank_partition: Literal["split", "shared"] = "split"
     bundle_banks: int = 0
+    unit: str = ""
 
     def __post_init__(self) -> None:
         for name in ("units_per_pc", "lanes", "freq_hz", "buffer_bytes", "bundles_per_pc",
@@ -135,6 +142,10 @@ class PimConfig:
             if mode.w == w and mode.a == a:
                 return self.lanes * mode.lanes
         return None
+
+    def is_modelled(self, w: str, a: str) -> bool:
+        """True when mode ``(w, a)`` has no RTL unit behind it."""
+        return not self.unit or any(m.modelled for m in self.modes if m.w == w and m.a == a)
 
     def peak_macs_per_s(self, hbm: HbmConfig, w: str, a: str) -> float:
         lanes = self.lanes_for(w, a) or 0

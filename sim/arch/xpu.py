@@ -103,6 +103,10 @@ class XpuConfig:
         Board power limit (TDP), watts; ``0`` = none. An op whose average power at ``freq_hz``
         (the boost clock) exceeds it runs at the sustained clock where it fits
         (:mod:`mixforge.sim.engine.dvfs`).
+    area_budget_transistors
+        ``0``: the array is ``array.rows x array.cols``. Otherwise the loader scales the array
+        (aspect ratio kept) to the largest size whose PE arrays, all cores, fit this many
+        transistors of the PE's synthesized area (``pe.rtl``; :mod:`mixforge.sim.arch.isoarea`).
     """
 
     freq_hz: float
@@ -115,10 +119,11 @@ class XpuConfig:
     l2: SramBuffer | None = None
     l2_multicast: int = 1
     power_limit_w: float = 0.0
+    area_budget_transistors: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "freq_hz", "cores", "l2_multicast")
-        for name in ("static_w", "power_limit_w"):
+        for name in ("static_w", "power_limit_w", "area_budget_transistors"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"must be >= 0, not {getattr(self, name)}", path=name)
         # The smallest useful weight tile is one array fold of the widest weight format: a

@@ -25,6 +25,7 @@ component by its size; every constant is in :mod:`mixforge.sim.cost.tables` with
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     from mixforge.sim.arch.device import ArchConfig
     from mixforge.sim.cost.tables import EnergyConfig
 
-__all__ = ["PeRtl", "load_pe_rtl", "with_pe_rtl", "rtl_mac_pj", "rtl_static_w", "pe_area"]
+__all__ = ["PeRtl", "load_pe_rtl", "with_pe_rtl", "rtl_mac_pj", "rtl_static_w", "pe_area",
+           "array_transistors"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class PeRtl:
         ``(w_format, a_format)`` the PE multiplies (from the JSON's ``kind``/``params``), or
         ``None`` when it is not a single pair (multi-format PEs). MACs of other formats are
         charged from the energy table, not from this PE.
+    sha256
+        Content hash of ``source`` (first 16 hex digits).
     """
 
     name: str
@@ -69,6 +73,7 @@ class PeRtl:
     flip_flops: int = 0
     source: str = ""
     operands: tuple[str, str] | None = None
+    sha256: str = ""
 
     def computes(self, w: str, a: str) -> bool:
         """True when MACs with weight format ``w`` and activation ``a`` run on this PE
@@ -115,11 +120,14 @@ def load_pe_rtl(path: str | Path) -> PeRtl:
     """
     file = str(path)
     try:
-        data = json.loads(Path(path).read_text())
+        raw = Path(path).read_bytes()
+        data = json.loads(raw)
     except FileNotFoundError:
         raise ConfigError("no such file", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 JSON text (mixforge synth pe --json)", file=file) from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON: {exc.msg} (line {exc.lineno})", file=file) from None
     if not isinstance(data, dict):
@@ -147,7 +155,8 @@ def load_pe_rtl(path: str | Path) -> PeRtl:
         return PeRtl(name=str(name), kind=str(kind), core_transistors=core_t,
                      total_transistors=total, cells=int(data.get("cells", 0)),
                      flip_flops=int(data.get("flip_flops", 0)), source=file,
-                     operands=_operands(str(kind), data.get("params")))
+                     operands=_operands(str(kind), data.get("params")),
+                     sha256=hashlib.sha256(raw).hexdigest()[:16])
     except ConfigError as exc:
         raise ConfigError(exc.detail, file=file, path=exc.path) from None
 
@@ -166,6 +175,11 @@ def rtl_mac_pj(rtl: PeRtl, cfg: EnergyConfig) -> float:
 
 def _pes(arch: ArchConfig) -> int:
     return arch.xpu.cores * arch.xpu.array.rows * arch.xpu.array.cols
+
+
+def array_transistors(arch: ArchConfig, rtl: PeRtl) -> int:
+    """Transistors of all the xPU's PE arrays built from ``rtl`` (module doc's area model)."""
+    return _array_transistors(arch, rtl)
 
 
 def _array_transistors(arch: ArchConfig, rtl: PeRtl) -> int:

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mixforge.sim.arch.device import ArchConfig, arch_from_dict
 
-__all__ = ["a100_like"]
+__all__ = ["a100_like", "example_data"]
+
+HW = Path(__file__).resolve().parents[2] / "examples" / "hw"
+
+
+def example_data(name: str) -> dict[str, Any]:
+    """``examples/hw/<name>.yaml`` as a mapping whose RTL references (``xpu.array.config``,
+    ``xpu.pe.config``, ``xpu.pe.rtl``, ``pim.unit``) are absolute, so a test can write an
+    edited copy anywhere."""
+    data: dict[str, Any] = yaml.safe_load((HW / f"{name}.yaml").read_text())
+    for sect, key in (("array", "config"), ("pe", "config"), ("pe", "rtl")):
+        d = data["xpu"].get(sect)
+        if isinstance(d, dict) and key in d:
+            d[key] = str((HW / d[key]).resolve())
+    if isinstance(data.get("pim"), dict) and "unit" in data["pim"]:
+        data["pim"]["unit"] = str((HW / data["pim"]["unit"]).resolve())
+    return data
 
 
 def a100_like(data_rate_bps: float = 3.03e9, **hbm: Any) -> ArchConfig:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from sim_devices import example_data
 
 from mixforge.errors import ConfigError
 from mixforge.sim.arch import HBM3, load_arch
@@ -113,7 +114,7 @@ def test_no_interference_without_the_other_unit() -> None:
 ])
 def test_bad_partition_names_file_and_field(tmp_path: Path, edit: dict[str, object], where: str,
                                             what: str) -> None:
-    data = yaml.safe_load((EXAMPLES / "duplex.yaml").read_text())
+    data = example_data("duplex")
     data["pim"].update(edit)
     path = tmp_path / "hw.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -125,7 +126,7 @@ def test_bad_partition_names_file_and_field(tmp_path: Path, edit: dict[str, obje
 
 
 def test_shared_bundle_of_all_banks_is_allowed(tmp_path: Path) -> None:
-    data = yaml.safe_load((EXAMPLES / "duplex.yaml").read_text())
+    data = example_data("duplex")
     data["pim"].update({"bundle_banks": 16, "bank_partition": "shared"})
     path = tmp_path / "hw.yaml"
     path.write_text(yaml.safe_dump(data))

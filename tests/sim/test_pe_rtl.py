@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sim_devices import example_data
 
 from mixforge.cli import main
 from mixforge.errors import ConfigError
@@ -75,7 +76,7 @@ def test_yaml_points_to_rtl_relative_to_itself(tmp_path: Path) -> None:
     assert area["array_transistors"] == (sa.core_transistors * rows * cols
                                          + (sa.total_transistors - sa.core_transistors) * cols)
     # a copy of the YAML elsewhere with a relative path next to it
-    data = yaml.safe_load((EXAMPLES / "mixpe_w4a8.yaml").read_text())
+    data = example_data("mixpe_w4a8")
     (tmp_path / "pe.json").write_text(MUL.read_text())
     data["xpu"]["pe"]["rtl"] = "pe.json"
     path = tmp_path / "hw.yaml"
@@ -84,7 +85,7 @@ def test_yaml_points_to_rtl_relative_to_itself(tmp_path: Path) -> None:
 
 
 def test_missing_and_bad_rtl_files(tmp_path: Path) -> None:
-    data = yaml.safe_load((EXAMPLES / "mixpe_w4a8.yaml").read_text())
+    data = example_data("mixpe_w4a8")
     data["xpu"]["pe"]["rtl"] = "nothere.json"
     path = tmp_path / "hw.yaml"
     path.write_text(yaml.safe_dump(data))
