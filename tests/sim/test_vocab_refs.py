@@ -139,7 +139,7 @@ def test_sim_op_reports_provenance(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_devices_referencing_measured_arrays_reproduce_verilator(tmp_path: Path) -> None:
-    """Every array in ``measured_cycles.json`` (40 configs, 160 GEMMs measured in Verilator),
+    """Every array in ``measured_cycles.json`` (every config and GEMM measured in Verilator),
     referenced by a device YAML: the simulator's compute cycles are the measured cycles."""
     from mixforge.hw.array.config import ArrayConfig
     from mixforge.hw.specs.vocab import SIMD_MODES
@@ -165,4 +165,5 @@ def test_devices_referencing_measured_arrays_reproduce_verilator(tmp_path: Path)
             t = simulate_gemm(arch, op, Mapping(m, k, n, "nkm", False))
             assert t.compute_cycles == g["gemm_cycles"], (rec["config"], m, k, n)
             checked += 1
-    assert checked >= 160
+    # every record replayed (the OS drain rework re-measured 16 OS arrays; 144 GEMMs at least)
+    assert checked == sum(len(r["gemms"]) for r in records) >= 144
