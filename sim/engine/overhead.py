@@ -7,12 +7,13 @@ ends when the last tile's compute ends. A real kernel also pays, once per kernel
   between the end of one kernel and the first instruction of the next dependent one, during
   which no core works;
 * **fill** (derived): the first operand tile arrives one DRAM load latency
-  (``xpu.mem_latency_cycles``) after the cores start: nothing overlaps it;
+  (``xpu.mem_latency_cycles``) after the cores start: nothing overlaps it (the tile pipeline
+  already charges its DRAM-array part, tRCD + CL, so only the rest is added here);
 * **drain** (derived): the last outputs are stored after the last compute, one more latency
   before the kernel can retire.
 
-``overhead = kernels * (launch_gap_s + 2 * mem_latency_cycles / clock)``, at the clock the op
-ran at (a power-limited op sees the latency in its own, lower clock's cycles). It is a
+``overhead = kernels * (launch_gap_s + 2 * mem_latency_cycles / clock - (tRCD + CL))``, at the
+clock the op ran at (a power-limited op sees the latency in its own, lower clock's cycles). It is a
 hand-modelled constant per kernel, not a command-level replay: steady-state bandwidth and the
 last wave's tail are the tile pipeline's (engine/gemm.py). The extra time leaks static power
 (the cores are powered but idle) and adds nothing else to the energy.
@@ -30,14 +31,20 @@ __all__ = ["kernel_overhead_s", "with_overhead", "OVERHEAD_MODEL"]
 
 #: One-line statement of the model, for result notes.
 OVERHEAD_MODEL = ("per kernel: xpu.launch_gap_s (published) + fill + drain = 2 DRAM latencies "
-                  "(xpu.mem_latency_cycles at the op's clock); hand-modelled")
+                  "(xpu.mem_latency_cycles at the op's clock) - tRCD - CL (already in the "
+                  "pipeline); hand-modelled")
 
 
 def kernel_overhead_s(arch: ArchConfig, clock_hz: float, kernels: int = 1) -> float:
     """Fixed seconds ``kernels`` dependent kernels add on ``arch`` at ``clock_hz`` (module doc)."""
     x = arch.xpu
     clock = clock_hz if clock_hz > 0 else x.freq_hz
-    return kernels * (x.launch_gap_s + 2 * x.mem_latency_cycles / clock)
+    lat = x.mem_latency_cycles / clock
+    # the pipeline already charges the DRAM-array part of the first access (tRCD + CL, once per
+    # op: engine/gemm.py, engine/units.py); the fill adds the rest of the load latency
+    t = arch.hbm.timing
+    fill = max(0.0, lat - (t.t_rcd_ns + t.t_cl_ns) * 1e-9)
+    return kernels * (x.launch_gap_s + fill + lat)
 
 
 def with_overhead(arch: ArchConfig, res: OpResult, kernels: int = 1) -> OpResult:

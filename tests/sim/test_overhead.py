@@ -30,7 +30,8 @@ def _with(arch: ArchConfig, gap: float, lat: int) -> ArchConfig:
 def test_overhead_adds_gap_fill_and_drain_per_kernel() -> None:
     base = a100_like()
     arch = _with(base, 1.3e-6, 400)
-    per = 1.3e-6 + 2 * 400 / 1.41e9
+    t = base.hbm.timing
+    per = 1.3e-6 + 2 * 400 / 1.41e9 - (t.t_rcd_ns + t.t_cl_ns) * 1e-9
     assert kernel_overhead_s(arch, 1.41e9) == pytest.approx(per)
     for op in (Gemm(name="g", m=1, k=4096, n=4096, w="bfloat16", a="bfloat16"),
                Vector("rmsnorm", elems=4096, fmt="bfloat16", name="n")):
