@@ -305,6 +305,8 @@ class Simulator:
             # unfused one or a MoE gate runs one kernel per lowered part
             kernels = len(res.parts) if res.parts and not (isinstance(op, Attention)
                                                            and op.fused) else 1
+            if isinstance(op, Vector) and not op.in_dram:
+                kernels = 0  # on-chip operands: fused into its neighbour's kernel (e.g. RoPE)
             res = with_overhead(self.arch, res, kernels) if overhead else res
         wall = time.perf_counter() - t0
         return dataclasses.replace(res, sim_wall_s=wall, dispatch=why)

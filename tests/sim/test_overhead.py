@@ -41,6 +41,9 @@ def test_overhead_adds_gap_fill_and_drain_per_kernel() -> None:
         assert r1.seconds == pytest.approx(r0.seconds + per)
         assert r1.seconds >= r1.roofline_seconds
         assert r1.as_dict()["overhead_s"] == r1.overhead_s
+    # an op on on-chip operands (e.g. RoPE fused into the QKV epilogue) launches no kernel
+    fused = Vector("mul", elems=4096, fmt="bfloat16", inputs=0, outputs=0, in_dram=False)
+    assert Simulator(arch).run_op(fused).overhead_s == 0.0
     # an unfused attention runs three kernels (QK, softmax, PV), a fused one a single kernel
     att = dict(batch=1, q_len=1, kv_len=512, heads=32, kv_heads=8, head_dim=128, a="bfloat16",
                kv="bfloat16")
