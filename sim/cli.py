@@ -109,6 +109,7 @@ def _power_rows(arch: Any, res: Any) -> list[tuple[str, str]]:
     """Average power (node-scaled energy), the clock the op ran at, and the DRAM model."""
     from mixforge.sim.engine.dram import DRAM_MODEL
     from mixforge.sim.engine.dvfs import DVFS_LAW
+    from mixforge.sim.engine.overhead import OVERHEAD_MODEL
 
     rows = [("power", f"{res.power_w:,.1f} W average (energy tables at "
                       f"{arch.energy.node_nm:g} nm)")]
@@ -117,6 +118,8 @@ def _power_rows(arch: Any, res: Any) -> list[tuple[str, str]]:
         why = (f"power-limited: sustained clock under {lim:g} W ({DVFS_LAW})"
                if res.power_limited else "boost clock" + (f", within {lim:g} W" if lim else ""))
         rows.append(("clock", f"{res.clock_hz / 1e9:.3f} GHz, {why}"))
+    if res.overhead_s:
+        rows.append(("overhead", f"{res.overhead_s * 1e6:.2f} us included ({OVERHEAD_MODEL})"))
     rows.append(("DRAM model", DRAM_MODEL))
     return rows
 

@@ -107,6 +107,14 @@ class XpuConfig:
         ``0``: the array is ``array.rows x array.cols``. Otherwise the loader scales the array
         (aspect ratio kept) to the largest size whose PE arrays, all cores, fit this many
         transistors of the PE's synthesized area (``pe.rtl``; :mod:`mixforge.sim.arch.isoarea`).
+    launch_gap_s
+        Fixed gap between two dependent kernels (ops) on GPU-like xPUs: the launch and
+        scheduling time during which no core works (0: none, e.g. a fixed-function accelerator
+        fed by a command queue). Added once per kernel (:mod:`mixforge.sim.engine.overhead`).
+    mem_latency_cycles
+        Load-to-use latency of a DRAM access in core cycles. The engine derives each kernel's
+        pipeline fill and drain from it (the first operand tile arrives one latency after the
+        kernel starts, the last output is written one latency before it ends); 0: not modelled.
     """
 
     freq_hz: float
@@ -120,10 +128,13 @@ class XpuConfig:
     l2_multicast: int = 1
     power_limit_w: float = 0.0
     area_budget_transistors: float = 0.0
+    launch_gap_s: float = 0.0
+    mem_latency_cycles: int = 0
 
     def __post_init__(self) -> None:
         _positive(self, "freq_hz", "cores", "l2_multicast")
-        for name in ("static_w", "power_limit_w", "area_budget_transistors"):
+        for name in ("static_w", "power_limit_w", "area_budget_transistors", "launch_gap_s",
+                     "mem_latency_cycles"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"must be >= 0, not {getattr(self, name)}", path=name)
         # The smallest useful weight tile is one array fold of the widest weight format: a

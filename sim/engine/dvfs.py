@@ -94,12 +94,17 @@ def sustained(arch: ArchConfig, res: OpResult,
     for _ in range(_STEPS):
         floor = best.clock_hz if best is not None else f_min
         if not floor < prop < hi:
-            prop = math.sqrt(floor * hi)
+            # no usable secant: bisect above a fitting clock, else step down by the linear law
+            # (P ~ f at least while any core power remains: a first guess that tends to fit)
+            p_hi = next(pw for f, pw in reversed(pts) if f == hi)
+            prop = math.sqrt(floor * hi) if best is not None \
+                else max(f_min, hi * min(limit / p_hi, 1 - _TOL))
         cur = run(prop)
         p = _power(cur)
         pts.append((prop, p))
         if p <= limit * (1 + 1e-9):
-            best = cur
+            if best is None or prop > best.clock_hz:  # keep the highest clock that fits
+                best = cur
             if p >= limit * (1 - _TOL):
                 break
         else:

@@ -47,6 +47,9 @@ class OpResult:
         because the op would exceed ``xpu.power_limit_w`` (:mod:`mixforge.sim.engine.dvfs`).
     idle_cores
         xPU cores that got no tile of the op (0 for PIM and vector ops).
+    overhead_s
+        Fixed per-kernel cost included in ``seconds``: launch gap, pipeline fill and drain
+        (:mod:`mixforge.sim.engine.overhead`); 0 on PIM and on devices that do not set it.
     """
 
     name: str
@@ -70,6 +73,7 @@ class OpResult:
     clock_hz: float = 0.0
     power_limited: bool = False
     idle_cores: int = 0
+    overhead_s: float = 0.0
 
     @property
     def energy_j(self) -> float:
@@ -91,6 +95,7 @@ class OpResult:
             "utilisation": self.utilisation, "macs": self.macs, "dram_bytes": self.dram_bytes,
             "compute_seconds": self.compute_seconds, "memory_seconds": self.memory_seconds,
             "tiles": self.tiles, "sim_wall_s": self.sim_wall_s, "idle_cores": self.idle_cores,
+            "overhead_s": self.overhead_s,
             "average_power_w": self.power_w, "clock_hz": self.clock_hz,
             "power_limited": self.power_limited, "dram_model": DRAM_MODEL,
             "mapping": None if self.mapping is None else vars(self.mapping).copy(),

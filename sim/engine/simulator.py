@@ -23,6 +23,7 @@ from mixforge.sim.engine.bucket import KvBucket
 from mixforge.sim.engine.dvfs import sustained
 from mixforge.sim.engine.gemm import GemmTiming, Layout, simulate_best
 from mixforge.sim.engine.interference import interference
+from mixforge.sim.engine.overhead import with_overhead
 from mixforge.sim.engine.results import Bound, LayerResult, OpResult, Unit
 from mixforge.sim.engine.units import gemm_on_pim, vector_on_pim, vector_on_xpu
 from mixforge.sim.mapping.l2 import map_l2
@@ -280,7 +281,7 @@ class Simulator:
             return "pim", f"threshold: Op/B {opb:.3g} < {thr:g} -> pim"
         return "xpu", f"threshold: Op/B {opb:.3g} >= {thr:g} -> xpu"
 
-    def _simulate(self, op: Op, unit: Unit | None) -> OpResult:
+    def _simulate(self, op: Op, unit: Unit | None, overhead: bool = True) -> OpResult:
         t0 = time.perf_counter()
         if unit == "pim" and not self._pim_ok(op):
             raise ConfigError(f"{op.name}: the device has no PIM mode for this op", path="pim")
@@ -299,7 +300,14 @@ class Simulator:
             res = self._simple(op, chosen)
         if chosen == "xpu":  # sustained clock under xpu.power_limit_w (engine/dvfs.py)
             res = sustained(self.arch, res, lambda a: Simulator(
-                a, dispatch=self.dispatch, layout=self.layout)._simulate(op, chosen))
+                a, dispatch=self.dispatch, layout=self.layout)._simulate(op, chosen, False))
+            # fixed per-kernel cost (engine/overhead.py): a fused attention is one kernel, an
+            # unfused one or a MoE gate runs one kernel per lowered part
+            kernels = len(res.parts) if res.parts and not (isinstance(op, Attention)
+                                                           and op.fused) else 1
+            if isinstance(op, Vector) and not op.in_dram:
+                kernels = 0  # on-chip operands: fused into its neighbour's kernel (e.g. RoPE)
+            res = with_overhead(self.arch, res, kernels) if overhead else res
         wall = time.perf_counter() - t0
         return dataclasses.replace(res, sim_wall_s=wall, dispatch=why)
 
