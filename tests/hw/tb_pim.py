@@ -166,6 +166,8 @@ async def pim_jobs(dut):
                         "out_held_cycles": held, "row_misses": src.misses,
                         "dram_stall_cycles": src.stall_cycles,
                         "nan_results": int((expected == 0x7FC00000).sum()) if specials else 0,
+                        "inf_results": int(((expected & 0x7FFFFFFF) == 0x7F800000).sum())
+                        if specials else 0,
                         "mismatches": int(len(diff)) + int(bool(order_err))})
     if p.get("out"):
         with open(p["out"], "w") as fh:

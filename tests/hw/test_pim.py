@@ -3,8 +3,12 @@ and a stalling consumer (bit-exact results, measured cycles / sustained bytes pe
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -12,10 +16,37 @@ import pytest
 from mixforge.cli import main
 from mixforge.errors import ConfigError
 from mixforge.hw.pim import DramModel, PimConfig, PimVerify, run_pim_tb
-from mixforge.hw.pim.config import FORMAT_NAMES, load_pim_file
-from mixforge.hw.pim.reference import CANONICAL_NAN, random_operands, reference_job
+from mixforge.hw.pim.config import (
+    A_FORMATS,
+    FORMAT_NAMES,
+    W_FORMATS,
+    load_pim_file,
+    mode_code,
+    pair_supported,
+)
+from mixforge.hw.pim.reference import (
+    CANONICAL_NAN,
+    NEG_INF,
+    POS_INF,
+    edge_codes,
+    random_operands,
+    reference_job,
+)
 from mixforge.models.gemm import gemm
 
+
+def _load_oracle() -> ModuleType:
+    """tests/models/oracle.py (the Fraction oracle, imports nothing from mixforge.models)."""
+    spec = importlib.util.spec_from_file_location(
+        "pim_fraction_oracle", Path(__file__).resolve().parents[1] / "models" / "oracle.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+oracle = _load_oracle()
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pim" / "logic_pim_unit.yaml"
 CFG = PimConfig(banks=4, burst_bits=64, max_tokens=8, max_k_words=16)
 PAIRS = [(w, a) for w in ("int4", "int8", "fp4", "posit8") for a in ("int8", "fp16")]
@@ -50,15 +81,78 @@ def test_reference_equals_models_gemm(w_fmt: str, a_fmt: str) -> None:
     assert np.array_equal(reference_job(CFG, w_fmt, a_fmt, x, w), _gemm_oracle(w_fmt, a_fmt, x, w))
 
 
-def test_reference_nan_rule() -> None:
-    """NaR weights / non-finite FP16 activations poison exactly their row / column."""
+def test_reference_special_values() -> None:
+    """NaR / NaN / +-inf inputs: NaN for NaN or 0*inf, +-inf for an infinite product, NaN for
+    both infinite signs; the other results stay finite and equal models.gemm."""
     rng = np.random.default_rng(3)
     x, w = random_operands("posit8", "fp16", 3, 50, 4, rng, specials=True)
     y = reference_job(CFG, "posit8", "fp16", x, w)
-    bad = ((x & 0x7C00) == 0x7C00).any(axis=1)[:, None] | (w == 0x80).any(axis=0)[None, :]
-    assert bad[0].all() and bad[:, 0].all() and not bad[1:, 1:].any()
-    assert np.array_equal(y == CANONICAL_NAN, bad)
-    assert np.array_equal(y[1:, 1:], _gemm_oracle("posit8", "fp16", x[1:], w[:, 1:]))
+    assert np.array_equal(y, _gemm_oracle("posit8", "fp16", x, w))
+    nar_col = (w == 0x80).any(axis=0)
+    assert nar_col[0] and (y[:, 0] == CANONICAL_NAN).all()
+    nonfinite_row = ((x & 0x7C00) == 0x7C00).any(axis=1)
+    fin = ~nonfinite_row[:, None] & ~nar_col[None, :]
+    assert ((y[fin] & 0x7F800000) != 0x7F800000).all()
+    x = np.array([[0x7C00, 0x3C00], [0x7C00, 0xFC00], [0xFC00, 0x0000], [0x8000, 0x3C00]])
+    w = np.array([[0x40, 0x00], [0x40, 0x40]])  # posit8 1.0 and 0
+    y = reference_job(CFG, "posit8", "fp16", x, w)
+    assert [int(v) for v in y[:, 0]] == [POS_INF, CANONICAL_NAN, NEG_INF, 0x3F800000]
+    assert [int(v) for v in y[:, 1]] == [CANONICAL_NAN] * 3 + [0x3F800000]  # inf * 0
+
+
+NEW_PAIRS = [(w, a) for w in W_FORMATS for a in A_FORMATS
+             if pair_supported(w, a) and (w, a) not in PAIRS]
+
+
+@pytest.mark.parametrize("w_fmt,a_fmt", NEW_PAIRS)
+def test_reference_new_pairs_equal_models_gemm(w_fmt: str, a_fmt: str) -> None:
+    """FP8 / FP16 / BF16 pairs: random values, every edge value and every special, and the
+    longest K the buffer holds, equal models.gemm(accumulate="exact")."""
+    cfg = PimConfig(w_formats=(w_fmt,), a_formats=(a_fmt,))
+    rng = np.random.default_rng(hash((w_fmt, a_fmt)) % 1000)
+    edges_w = np.array(edge_codes(w_fmt), np.int64)
+    edges_a = np.array(edge_codes(a_fmt), np.int64)
+    assert np.array_equal(reference_job(cfg, w_fmt, a_fmt, edges_a[:, None], edges_w[None, :]),
+                          _gemm_oracle(w_fmt, a_fmt, edges_a[:, None], edges_w[None, :]))
+    for tokens, k, n, sp in ((3, 40, 4, True), (2, cfg.max_k(a_fmt), 3, False)):
+        x, w = random_operands(w_fmt, a_fmt, tokens, k, n, rng, specials=sp)
+        assert np.array_equal(reference_job(cfg, w_fmt, a_fmt, x, w),
+                              _gemm_oracle(w_fmt, a_fmt, x, w))
+
+
+def _fraction_dot(w_fmt: str, a_fmt: str, xs: list[int], ws: list[int]) -> int:
+    """Independent oracle (tests/models/oracle.py, Fractions): the exact dot rounded once."""
+    vals = [(oracle.decode(FORMAT_NAMES[a_fmt], a), oracle.decode(FORMAT_NAMES[w_fmt], b))
+            for a, b in zip(xs, ws, strict=True)]
+    infs = set()
+    total = Fraction(0)
+    for va, vb in vals:
+        if "nan" in (va, vb):
+            return CANONICAL_NAN
+        if isinstance(va, str) or isinstance(vb, str):
+            other = vb if isinstance(va, str) else va
+            if other == 0:
+                return CANONICAL_NAN
+            neg = (str(va).startswith("-") or (not isinstance(va, str) and va < 0)) != \
+                (str(vb).startswith("-") or (not isinstance(vb, str) and vb < 0))
+            infs.add(neg)
+        else:
+            total += va * vb
+    if infs:
+        return CANONICAL_NAN if len(infs) == 2 else (NEG_INF if True in infs else POS_INF)
+    return oracle.encode("float32", total)
+
+
+@pytest.mark.parametrize("w_fmt,a_fmt", [("bf16", "bf16"), ("fp16", "bf16"),
+                                         ("fp8_e4m3", "fp8_e5m2"), ("fp8_e5m2", "fp16")])
+def test_reference_against_fraction_oracle(w_fmt: str, a_fmt: str) -> None:
+    rng = np.random.default_rng(5)
+    x, w = random_operands(w_fmt, a_fmt, 4, 24, 4, rng, specials=True)
+    y = reference_job(PimConfig(w_formats=(w_fmt,), a_formats=(a_fmt,)), w_fmt, a_fmt, x, w)
+    for b in range(4):
+        for j in range(4):
+            want = _fraction_dot(w_fmt, a_fmt, x[b].tolist(), w[:, j].tolist())
+            assert int(y[b, j]) == want, (b, j, hex(int(y[b, j])), hex(want))
 
 
 @pytest.mark.rtl
@@ -110,7 +204,7 @@ def test_bad_pim_config(kw: dict[str, object], msg: str) -> None:
 
 @pytest.mark.parametrize("job,msg", [
     (("fp4", 1, 1, 1), r"jobs\[0\]: mode must be one of"),
-    (("gemv_int4", 1, 1, 1, "bf16"), r"jobs\[0\]: act must be one of int8, fp16"),
+    (("gemv_int4", 1, 1, 1, "fp32"), r"jobs\[0\]: act must be one of int8, fp16, bf16"),
     (("gemv_int4", 1, 0, 1), r"jobs\[0\]: tokens, K, N must be positive"),
     (("gemv_int4", 1, 1), r"jobs\[0\]: must be \[mode, tokens, K, N\]"),
 ])
