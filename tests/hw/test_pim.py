@@ -190,6 +190,50 @@ def test_back_pressure_with_dram_misses_and_stalls(sim: str) -> None:
     assert 0 < big["bytes_per_cycle"] < CFG.width / 8
 
 
+# the Duplex formats on a small unit (4 lanes): FP8 / FP16 weights x FP16 / FP8 activations
+# (default tier); BF16 widens the accumulator to ~530 bits and its generation takes minutes, so
+# its RTL check is in the slow tier
+SMALL = dict(banks=1, burst_bits=32, max_tokens=2, max_k_words=8)
+FP_CFG = PimConfig(**SMALL, w_formats=("fp8_e4m3", "fp8_e5m2", "fp16"),  # type: ignore[arg-type]
+                   a_formats=("fp16", "fp8_e4m3", "fp8_e5m2"))
+BF_CFG = PimConfig(**SMALL, w_formats=("fp8_e4m3", "bf16"),  # type: ignore[arg-type]
+                   a_formats=("bf16", "fp16"))
+
+
+def _fp_jobs(cfg: PimConfig) -> tuple[tuple[str | int, ...], ...]:
+    return tuple(job for w, a in cfg.pairs
+                 for job in ((f"gemv_{w}", 2, 29, 3, a), (f"attn_{w}", 1, 16, 2, a)))
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("cfg", [FP_CFG, pytest.param(BF_CFG, marks=pytest.mark.slow)],
+                         ids=["fp8_fp16", "bf16"])
+def test_duplex_formats_bit_exact(cfg: PimConfig) -> None:
+    """Every FP8 / FP16 / BF16 pair with edge values (signed zeros, subnormals, extremes),
+    NaN, +-inf, 0*inf and opposite infinities, behind DRAM stalls and a stalling consumer."""
+    plan = PimVerify(jobs=_fp_jobs(cfg), dram=DramModel(latency=3, row_miss=2, stall=0.1),
+                     out_ready=0.7, seed=2)
+    run = run_pim_tb(cfg, plan)
+    assert run.passed, run.failures
+    assert len(run.jobs) == len(plan.jobs) and all(j["mismatches"] == 0 for j in run.jobs)
+    assert sum(j["nan_results"] for j in run.jobs) > 0
+    assert sum(j["inf_results"] for j in run.jobs) > 0
+
+
+def test_mode_codes_keep_the_first_units_codes() -> None:
+    """The 3-bit codes of INT4/INT8/FP4/posit8 x INT8/FP16 are unchanged; every pair differs."""
+    assert [mode_code(w, a) for a in ("int8", "fp16") for w in ("int4", "int8", "fp4", "posit8")
+            ] == list(range(8))
+    codes = [mode_code(w, a) for w in W_FORMATS for a in A_FORMATS]
+    assert len(set(codes)) == len(codes) and max(codes) < 1 << 6
+    assert CFG.mode_bits == 3 and FP_CFG.mode_bits == 6
+    with pytest.raises(ConfigError, match="16-bit weights need 16-bit activations"):
+        PimConfig(w_formats=("fp16",), a_formats=("int8",))
+    with pytest.raises(ConfigError, match="gemv_bf16: bf16 weights need 16-bit activations"):
+        PimConfig(w_formats=("bf16",), a_formats=("bf16", "int8")).check_job(
+            ("gemv_bf16", 1, 8, 1, "int8"), "jobs[0]")
+
+
 @pytest.mark.parametrize("kw,msg", [
     ({"banks": 3}, "banks: must be a power of two, not 3"),
     ({"burst_bits": 16}, "burst_bits: must be an integer in 32..256, not 16"),
