@@ -250,6 +250,11 @@ class PimConfig:
         """Datapath operations (cycles with data always ready) of a job."""
         return self.beats_per_column(w_fmt, a_fmt, k) * self.subs(w_fmt, a_fmt) * tokens * n
 
+    def bytes_per_cycle(self, w_fmt: str, a_fmt: str, tokens: int) -> float:
+        """Weight bytes per cycle with data always ready: one beat per ``tokens * subs``
+        operations (what ``bench_pim.py`` measures in Verilator behind an ideal DRAM)."""
+        return self.width / 8 / (tokens * self.subs(w_fmt, a_fmt))
+
     def ideal_cycles(self, w_fmt: str, a_fmt: str, tokens: int, k: int, n: int) -> int:
         """First weight beat accepted to last result, data always ready: ``ops + latency - 1``."""
         return self.ops(w_fmt, a_fmt, tokens, k, n) + self.latency - 1

@@ -171,6 +171,8 @@ def test_ideal_dram_runs_at_ideal_cycles(sim: str) -> None:
         # a beat is held for `tokens` operations (x2 for 4-bit weights x FP16)
         subs = CFG.subs(j["w_fmt"], j["a_fmt"])
         assert j["bytes_per_cycle"] == pytest.approx(CFG.width / 8 / j["tokens"] / subs)
+        assert j["bytes_per_cycle"] == pytest.approx(
+            CFG.bytes_per_cycle(j["w_fmt"], j["a_fmt"], j["tokens"]))
     assert sum(j["nan_results"] for j in run.jobs) > 0  # the NaN path was exercised
 
 
@@ -218,6 +220,14 @@ def test_duplex_formats_bit_exact(cfg: PimConfig) -> None:
     assert len(run.jobs) == len(plan.jobs) and all(j["mismatches"] == 0 for j in run.jobs)
     assert sum(j["nan_results"] for j in run.jobs) > 0
     assert sum(j["inf_results"] for j in run.jobs) > 0
+    # data always ready: one operation per cycle, the structural bytes/cycle of every pair
+    ideal = run_pim_tb(cfg, PimVerify(jobs=_fp_jobs(cfg)[::2], seed=4,
+                                      dram=DramModel(latency=1, row_miss=0, queue=4)))
+    assert ideal.passed, ideal.failures
+    for j in ideal.jobs:
+        assert j["cycles"] == j["ideal_cycles"], j
+        assert j["bytes_per_cycle"] == pytest.approx(
+            cfg.bytes_per_cycle(j["w_fmt"], j["a_fmt"], j["tokens"]))
 
 
 def test_mode_codes_keep_the_first_units_codes() -> None:
