@@ -279,6 +279,20 @@ def test_unbuilt_format_pair_is_rejected() -> None:
             run_pim_tb(small, PimVerify(jobs=(job,)))
 
 
+@pytest.mark.parametrize("name", ["duplex_formats.yaml", "duplex_formats_small.yaml"])
+def test_duplex_examples_load_and_fit(name: str) -> None:
+    """The Duplex-format examples: every job fits its unit; together they cover FP8 x FP8,
+    FP16 x FP16 and (full example) BF16 x BF16, the modes of examples/hw/duplex.yaml."""
+    f = load_pim_file(EXAMPLE.with_name(name))
+    pairs = set()
+    for i, job in enumerate(f.verify.parsed_jobs):
+        f.pim.check_job(job, f"verify.jobs[{i}]")
+        pairs.add((job[0].split("_", 1)[1], job[4]))
+    assert {("fp16", "fp16"), ("fp8_e4m3", "fp8_e4m3")} <= pairs
+    if "bf16" in f.pim.w_formats:
+        assert {("bf16", "bf16"), ("int4", "fp16")} <= pairs
+
+
 def test_example_loads_and_cli_gen(tmp_path: Path) -> None:
     f = load_pim_file(EXAMPLE)
     modes = {(j[0], j[4]) for j in f.verify.parsed_jobs}
@@ -290,6 +304,8 @@ def test_example_loads_and_cli_gen(tmp_path: Path) -> None:
     (v,) = tmp_path.glob("*.v")
     meta = json.loads(v.with_suffix(".json").read_text())
     assert meta["params"]["w_formats"] == ["fp4", "posit8"]
+    assert meta["format_pairs"] == {"fp4xfp16": mode_code("fp4", "fp16"),
+                                    "posit8xfp16": mode_code("posit8", "fp16")}
     assert "$mul" not in v.read_text() and f"module {meta['toplevel']}" in v.read_text()
 
 
