@@ -23,21 +23,21 @@ import json
 import time
 from pathlib import Path
 
-from mixforge.hw.pim import DramModel, PimVerify, load_pim_file, run_pim_tb
+from mixforge.hw.pim import DramModel, PimConfig, PimVerify, load_pim_file, run_pim_tb
 from mixforge.hw.pim.synth import LANE_VARIANTS, synth_pim
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pim" / "logic_pim_unit.yaml"
 TOKENS = (1, 4, 8, 16)
 
 
-def area(base: object, only: str | None = None) -> list[dict[str, object]]:
+def area(base: PimConfig, only: str | None = None) -> list[dict[str, object]]:
     rows = []
     print("| lane type | lanes | logic cells | flip-flops | CMOS transistors (incl. FF) "
           "| buffer (memory bits) | Yosys s |\n|---|---|---|---|---|---|---|")
     for label, (wf, af) in LANE_VARIANTS.items():
         if only is not None and only not in label:
             continue
-        cfg = dataclasses.replace(base, w_formats=wf, a_formats=af)  # type: ignore[type-var]
+        cfg = dataclasses.replace(base, w_formats=wf, a_formats=af)
         st = synth_pim(cfg)
         st.pop("cells_by_type")
         rows.append({"lane_type": label, **st})
@@ -47,10 +47,10 @@ def area(base: object, only: str | None = None) -> list[dict[str, object]]:
     return rows
 
 
-def throughput(base: object, k: int, n: int, seed: int, tokens: tuple[int, ...] = TOKENS,
+def throughput(base: PimConfig, k: int, n: int, seed: int, tokens: tuple[int, ...] = TOKENS,
                only_ideal: bool = False) -> list[dict[str, object]]:
-    cfg = dataclasses.replace(base, max_tokens=max(tokens))  # type: ignore[type-var]
-    pairs = list(cfg.pairs)  # type: ignore[attr-defined]
+    cfg = dataclasses.replace(base, max_tokens=max(tokens))
+    pairs = list(cfg.pairs)
     jobs = tuple((f"gemv_{w}", t, k, n, a) for w, a in pairs for t in tokens)
     drams = {"ideal": (DramModel(latency=1, row_miss=0, queue=4), 1.0)}
     if not only_ideal:
