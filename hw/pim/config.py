@@ -10,7 +10,11 @@ YAML form (``examples/pim/logic_pim_unit.yaml``)::
 A job is ``[mode, tokens, K, N]`` or ``[mode, tokens, K, N, act]``: ``mode`` is
 ``gemv_<w>`` or ``attn_<w>`` with the streamed operand (weights, or the K cache for attention
 scores) in format ``<w>`` (:data:`W_FORMATS`), ``act`` the activation / query format
-(:data:`A_FORMATS`, default ``int8``).
+(:data:`A_FORMATS`, default ``int8``). Formats: weights ``int4``, ``int8``, ``fp4`` (E2M1),
+``posit8`` (es 0), ``fp8_e4m3``, ``fp8_e5m2``, ``fp16``, ``bf16``; activations ``int8``,
+``fp16``, ``bf16``, ``fp8_e4m3``, ``fp8_e5m2`` (:data:`FORMAT_NAMES` gives the models/ names).
+16-bit weights need 16-bit activations. ``examples/pim/duplex_formats.yaml`` builds the formats
+of the Duplex device; the ``mode`` port encoding is :func:`mode_code`.
 """
 
 from __future__ import annotations
