@@ -18,6 +18,7 @@ from mixforge.errors import ConfigError
 from mixforge.hw.pim import DramModel, PimConfig, PimVerify, run_pim_tb
 from mixforge.hw.pim.config import (
     A_FORMATS,
+    BITS,
     FORMAT_NAMES,
     W_FORMATS,
     load_pim_file,
@@ -114,6 +115,10 @@ def test_reference_new_pairs_equal_models_gemm(w_fmt: str, a_fmt: str) -> None:
     edges_a = np.array(edge_codes(a_fmt), np.int64)
     assert np.array_equal(reference_job(cfg, w_fmt, a_fmt, edges_a[:, None], edges_w[None, :]),
                           _gemm_oracle(w_fmt, a_fmt, edges_a[:, None], edges_w[None, :]))
+    if BITS[w_fmt] == BITS[a_fmt] == 8:  # every FP8 x 8-bit product (2**16 pairs)
+        codes = np.arange(256, dtype=np.int64)
+        assert np.array_equal(reference_job(cfg, w_fmt, a_fmt, codes[:, None], codes[None, :]),
+                              _gemm_oracle(w_fmt, a_fmt, codes[:, None], codes[None, :]))
     for tokens, k, n, sp in ((3, 40, 4, True), (2, cfg.max_k(a_fmt), 3, False)):
         x, w = random_operands(w_fmt, a_fmt, tokens, k, n, rng, specials=sp)
         assert np.array_equal(reference_job(cfg, w_fmt, a_fmt, x, w),
