@@ -11,7 +11,13 @@ import mixforge.sim.arch as sim_arch
 from mixforge.errors import ConfigError
 from mixforge.hw.array.config import load_array_file
 from mixforge.hw.pe.specs import SPEC_KINDS, load_pe_config
-from mixforge.hw.pim.config import W_FORMATS, PimUnitConfig, load_pim_file
+from mixforge.hw.pim.config import (
+    A_FORMATS,
+    W_FORMATS,
+    PimUnitConfig,
+    load_pim_file,
+    pair_supported,
+)
 from mixforge.hw.specs.pim import MEASURED_BYTES_PER_CYCLE, PimSpec
 from mixforge.hw.specs.vocab import (
     CELL_FAMILY,
@@ -98,8 +104,8 @@ def test_pim_spec_is_the_measured_throughput() -> None:
         assert got == measured, (w, a)
 
 
-@pytest.mark.parametrize("w", list(W_FORMATS))
-@pytest.mark.parametrize("a", ["int8", "fp16"])
+@pytest.mark.parametrize(("w", "a"), [(w, a) for w in W_FORMATS for a in A_FORMATS
+                                      if pair_supported(w, a)])
 def test_pim_macs_per_cycle_matches_the_unit_cycle_count(w: str, a: str) -> None:
     cfg = PimUnitConfig(banks=8, burst_bits=256, max_k_words=16)
     tokens, k, n = 3, 1000, 5
