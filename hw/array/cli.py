@@ -114,6 +114,8 @@ def _verify_pim(args: argparse.Namespace) -> int:
     run = run_pim_tb(f.pim, f.verify, sim=args.sim, waves=args.waves)
     print(f"{'PASS' if run.passed else 'FAIL'} {f.pim.name} on {args.sim}: "
           f"{len(run.jobs)} jobs, {time.perf_counter() - t0:.1f} s")
+    print(f"  formats built: weights {', '.join(f.pim.w_formats)} x activations "
+          f"{', '.join(f.pim.a_formats)} ({len(f.pim.pairs)} pairs)")
     for j in run.jobs:
         print(f"  {j['mode']} x {j['a_fmt']} {j['tokens']}x{j['k']}x{j['n']}: "
               f"{j['cycles']} cycles ({j['ideal_cycles']} ideal), "

@@ -10,7 +10,11 @@ YAML form (``examples/pim/logic_pim_unit.yaml``)::
 A job is ``[mode, tokens, K, N]`` or ``[mode, tokens, K, N, act]``: ``mode`` is
 ``gemv_<w>`` or ``attn_<w>`` with the streamed operand (weights, or the K cache for attention
 scores) in format ``<w>`` (:data:`W_FORMATS`), ``act`` the activation / query format
-(:data:`A_FORMATS`, default ``int8``).
+(:data:`A_FORMATS`, default ``int8``). Formats: weights ``int4``, ``int8``, ``fp4`` (E2M1),
+``posit8`` (es 0), ``fp8_e4m3``, ``fp8_e5m2``, ``fp16``, ``bf16``; activations ``int8``,
+``fp16``, ``bf16``, ``fp8_e4m3``, ``fp8_e5m2`` (:data:`FORMAT_NAMES` gives the models/ names).
+16-bit weights need 16-bit activations. ``examples/pim/duplex_formats.yaml`` builds the formats
+of the Duplex device; the ``mode`` port encoding is :func:`mode_code`.
 """
 
 from __future__ import annotations
@@ -19,20 +23,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixforge.errors import ConfigError
-from mixforge.hw.specs.pim import A_FORMATS, BITS, FORMAT_NAMES, W_FORMATS, PimSpec
+from mixforge.hw.specs.pim import (
+    A_FORMATS,
+    BITS,
+    FORMAT_NAMES,
+    LEGACY_A_FORMATS,
+    LEGACY_W_FORMATS,
+    W_FORMATS,
+    PimSpec,
+    pair_supported,
+)
 
 __all__ = ["PimUnitConfig", "PimConfig", "DramModel", "PimVerify", "PimFile", "PimJob",
            "load_pim_file", "BITS", "W_FORMATS", "A_FORMATS", "MODES", "FORMAT_NAMES",
-           "mode_code", "parse_job"]
+           "mode_code", "parse_job", "LEGACY_W_FORMATS", "LEGACY_A_FORMATS", "FLOAT_FIELDS",
+           "pair_supported"]
 
-# W_FORMATS, A_FORMATS, FORMAT_NAMES, BITS: the unit's format vocabulary (hw/specs/pim.py).
+# W_FORMATS, A_FORMATS, FORMAT_NAMES, BITS, LEGACY_*_FORMATS, pair_supported: the unit's format
+# vocabulary (hw/specs/pim.py).
 #: Job modes: GEMV / skinny GEMM over weights, or attention scores q . K^T over a streamed K.
 MODES = tuple(f"{op}_{w}" for op in ("gemv", "attn") for w in W_FORMATS)
 # (|significand| max, exponent min, exponent max) with
-# value = significand * 2**exponent (see hw/pim/reference.py)
+# value = significand * 2**exponent (see hw/pim/reference.py). IEEE-style floats:
+# significand (1.m or 0.m) * 2**man_bits, exponent from 1 - bias - man_bits (subnormals) to
+# emax_biased - bias - man_bits (OCP FP8 spec v1.0 / IEEE 754 binary16 / bfloat16).
 SIG_EXP = {"int4": (8, 0, 0), "int8": (128, 0, 0), "fp4": (3, -1, 1), "posit8": (63, -11, 1),
-           "fp16": (2047, -24, 5)}
+           "fp8_e4m3": (15, -9, 5), "fp8_e5m2": (7, -16, 13), "fp16": (2047, -24, 5),
+           "bf16": (255, -133, 120)}
+#: IEEE-style float fields: (exponent bits, mantissa bits, bias, has inf) (OCP FP8 v1.0:
+#: E4M3 has no infinities and one NaN per sign, S.1111.111; E5M2 follows IEEE 754).
+FLOAT_FIELDS = {"fp8_e4m3": (4, 3, 7, False), "fp8_e5m2": (5, 2, 15, True),
+                "fp16": (5, 10, 15, True), "bf16": (8, 7, 127, True)}
 _INT = ("int4", "int8")
+
 
 #: A validated job: (mode, tokens, K, N, activation format).
 PimJob = tuple[str, int, int, int, str]
@@ -44,8 +67,18 @@ def _int_in(name: str, v: object, lo: int, hi: int) -> None:
 
 
 def mode_code(w_fmt: str, a_fmt: str) -> int:
-    """Value of the 3-bit ``mode`` port: weight code in bits 0-1, ``fp16`` activations bit 2."""
-    return W_FORMATS[w_fmt] | A_FORMATS[a_fmt] << 2
+    """Value of the ``mode`` port for weight format ``w_fmt`` x activation format ``a_fmt``.
+
+    With weight code ``w`` (:data:`W_FORMATS`) and activation code ``a`` (:data:`A_FORMATS`)::
+
+        mode[0:2] = w[0:2]   mode[2] = a[0]   mode[3] = w[2]   mode[4:6] = a[1:3]
+
+    so the first unit's 3-bit codes (weight in bits 0-1, FP16 activations in bit 2) are
+    unchanged; a unit built with only :data:`LEGACY_W_FORMATS` x :data:`LEGACY_A_FORMATS` has a
+    3-bit port, any other a 6-bit one (:attr:`PimUnitConfig.mode_bits`).
+    """
+    w, a = W_FORMATS[w_fmt], A_FORMATS[a_fmt]
+    return (w & 3) | (a & 1) << 2 | (w >> 2) << 3 | (a >> 1) << 4
 
 
 def _check_formats(name: str, got: tuple[str, ...], known: dict[str, int]) -> None:
@@ -79,15 +112,17 @@ class PimUnitConfig:
         ``max_tokens * max_k_words`` words.
     w_formats, a_formats
         Formats the lanes are built for (the run-time ``mode`` port chooses among them; every
-        weight format pairs with every activation format). Fewer formats, smaller lanes.
+        weight format pairs with every activation format except 16-bit weights x 8-bit
+        activations, :func:`pair_supported`). Fewer formats, smaller lanes; a BF16 operand
+        widens the exact accumulator to cover its 8-bit exponent (about 530 bits).
     """
 
     banks: int = 4
     burst_bits: int = 64
     max_tokens: int = 8
     max_k_words: int = 16
-    w_formats: tuple[str, ...] = tuple(W_FORMATS)
-    a_formats: tuple[str, ...] = tuple(A_FORMATS)
+    w_formats: tuple[str, ...] = LEGACY_W_FORMATS
+    a_formats: tuple[str, ...] = LEGACY_A_FORMATS
 
     def __post_init__(self) -> None:
         _int_in("banks", self.banks, 1, 16)
@@ -104,6 +139,26 @@ class PimUnitConfig:
                               f"exceed K = 65536", path="max_k_words")
         _check_formats("w_formats", tuple(self.w_formats), W_FORMATS)
         _check_formats("a_formats", tuple(self.a_formats), A_FORMATS)
+        if not self.pairs:
+            raise ConfigError(f"no weight format of {list(self.w_formats)} pairs with an "
+                              f"activation format of {list(self.a_formats)} (16-bit weights "
+                              f"need 16-bit activations)", path="a_formats")
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """The (weight, activation) format pairs the lanes compute."""
+        return self.spec.pairs
+
+    @property
+    def legacy(self) -> bool:
+        """Only the first unit's formats: 3-bit ``mode`` port, unchanged module name."""
+        return set(self.w_formats) <= set(LEGACY_W_FORMATS) and \
+            set(self.a_formats) <= set(LEGACY_A_FORMATS)
+
+    @property
+    def mode_bits(self) -> int:
+        """Width of the ``mode`` port (:func:`mode_code`)."""
+        return 3 if self.legacy else 6
 
     @property
     def spec(self) -> PimSpec:
@@ -147,14 +202,13 @@ class PimUnitConfig:
     @property
     def acc_lsb(self) -> int:
         """LSB exponent of the exact accumulator (the smallest product quantum of any mode)."""
-        return min(SIG_EXP[w][1] for w in self.w_formats) + \
-            min(SIG_EXP[a][1] for a in self.a_formats)
+        return min(SIG_EXP[w][1] + SIG_EXP[a][1] for w, a in self.pairs)
 
     @property
     def prod_bits(self) -> int:
         """Two's complement bits of one product aligned at :attr:`acc_lsb` (any mode)."""
         big = max(SIG_EXP[w][0] * SIG_EXP[a][0] << (SIG_EXP[w][2] + SIG_EXP[a][2] - self.acc_lsb)
-                  for w in self.w_formats for a in self.a_formats)
+                  for w, a in self.pairs)
         return big.bit_length() + 1
 
     @property
@@ -164,7 +218,8 @@ class PimUnitConfig:
 
     @property
     def name(self) -> str:
-        full = set(self.w_formats) == set(W_FORMATS) and set(self.a_formats) == set(A_FORMATS)
+        full = set(self.w_formats) == set(LEGACY_W_FORMATS) and \
+            set(self.a_formats) == set(LEGACY_A_FORMATS)
         tag = "" if full else "_" + "_".join(list(self.w_formats) + ["x"] + list(self.a_formats))
         return f"logic_pim_{self.banks}x{self.burst_bits}_t{self.max_tokens}{tag}"
 
@@ -179,7 +234,7 @@ class PimUnitConfig:
         return w_fmt in _INT and a_fmt == "int8"
 
     def subs(self, w_fmt: str, a_fmt: str) -> int:
-        """Operations per weight beat per token (2: a 4-bit beat needs two FP16 words)."""
+        """Operations per weight beat per token (2: a 4-bit beat needs two 16-bit words)."""
         return PimSpec.subs(w_fmt, a_fmt)
 
     def padded_k(self, w_fmt: str, a_fmt: str, k: int) -> int:
@@ -199,6 +254,11 @@ class PimUnitConfig:
         """Datapath operations (cycles with data always ready) of a job."""
         return self.beats_per_column(w_fmt, a_fmt, k) * self.subs(w_fmt, a_fmt) * tokens * n
 
+    def bytes_per_cycle(self, w_fmt: str, a_fmt: str, tokens: int) -> float:
+        """Weight bytes per cycle with data always ready: one beat per ``tokens * subs``
+        operations (what ``bench_pim.py`` measures in Verilator behind an ideal DRAM)."""
+        return self.spec.bytes_per_cycle(w_fmt, a_fmt, tokens)
+
     def ideal_cycles(self, w_fmt: str, a_fmt: str, tokens: int, k: int, n: int) -> int:
         """First weight beat accepted to last result, data always ready: ``ops + latency - 1``."""
         return self.ops(w_fmt, a_fmt, tokens, k, n) + self.latency - 1
@@ -213,6 +273,9 @@ class PimUnitConfig:
         if a_fmt not in self.a_formats:
             raise ConfigError(f"activation format {a_fmt} is not built (pim.a_formats = "
                               f"{list(self.a_formats)})", path=path)
+        if not pair_supported(w_fmt, a_fmt):
+            raise ConfigError(f"{mode}: {w_fmt} weights need 16-bit activations, not {a_fmt}",
+                              path=path)
         if tokens > self.max_tokens:
             raise ConfigError(f"{tokens} tokens exceed max_tokens={self.max_tokens}", path=path)
         if self.padded_k(w_fmt, a_fmt, k) > self.max_k(a_fmt):

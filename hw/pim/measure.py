@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixforge.hw.pim.config import PimUnitConfig, PimVerify
+from mixforge.hw.pim.config import PimUnitConfig, PimVerify, mode_code
 
 __all__ = ["PimRun", "generate_pim", "run_pim_tb"]
 
@@ -31,9 +31,15 @@ class PimRun:
         return self.config.width // 8
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": self.config.params(), "passed": self.passed,
+        return {"config": self.config.params(), "format_pairs": _pair_codes(self.config),
+                "passed": self.passed,
                 "failures": list(self.failures), "jobs": list(self.jobs),
                 "peak_bytes_per_cycle": self.peak_bytes_per_cycle}
+
+
+def _pair_codes(config: PimUnitConfig) -> dict[str, int]:
+    """``"<weight>x<act>"`` -> ``mode`` port value, for every pair the unit computes."""
+    return {f"{w}x{a}": mode_code(w, a) for w, a in config.pairs}
 
 
 def generate_pim(config: PimUnitConfig, out_dir: str | Path | None = None) -> Path:
@@ -54,7 +60,9 @@ def generate_pim(config: PimUnitConfig, out_dir: str | Path | None = None) -> Pa
     dut = LogicPIMUnit(config=config)
     exp = write_verilog(dut, config.name, out_dir, generator="LogicPIMUnit",
                         params=config.params(), latency=dut.latency, throughput=dut.throughput,
-                        extra={"width_bits": config.width, "lanes": config.lanes})
+                        extra={"width_bits": config.width, "lanes": config.lanes,
+                               "mode_bits": config.mode_bits, "acc_bits": config.acc_bits,
+                               "format_pairs": _pair_codes(config)})
     return exp.verilog
 
 

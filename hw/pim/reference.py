@@ -9,15 +9,17 @@ Semantics (what :class:`~mixforge.hw.pim.LogicPIMUnit` computes, bit for bit), f
   K is exact (a fixed-point accumulator with LSB ``PimUnitConfig.acc_lsb``, wide enough for any K
   the buffer holds: it never wraps);
 * INT4 / INT8 weights x INT8 activations: ``Y`` is that integer (int32 two's complement);
-* every other pair (FP4 E2M1 or posit(8,0) weights, or FP16 activations): the exact sum is
-  rounded **once** into float32 (IEEE round-to-nearest-even, subnormals kept, an exact zero is
-  ``+0``) by :func:`mixforge.models.pe.round_fixed`;
-* a NaR weight (posit) or a non-finite FP16 activation anywhere in a dot product makes that
-  result the canonical NaN ``0x7fc00000`` (no infinity arithmetic: the unit keeps one sticky
-  flag per token, as the ShiftAddPE does).
+* every other pair (FP4 E2M1, posit(8,0), FP8 E4M3 / E5M2, FP16 or BF16 on either side): the
+  exact sum is rounded **once** into float32 (IEEE round-to-nearest-even, subnormals kept, an
+  exact zero is ``+0``, overflow to ``±inf``) by :func:`mixforge.models.pe.round_fixed`;
+* special values follow ``models.gemm(accumulate="exact")``: a NaN / NaR input, a ``0 * inf``
+  product, or products of both infinite signs anywhere in a dot product give the canonical NaN
+  ``0x7fc00000``; otherwise an infinite product gives that infinity (``0x7f800000`` /
+  ``0xff800000``). The unit keeps three sticky bits per token for this.
 
-For finite inputs this is ``mixforge.models.gemm.gemm(x, w, a, w, "float32",
-accumulate="exact")`` (and the plain integer matmul for INT x INT8), which the tests check.
+This is ``mixforge.models.gemm.gemm(x, w, a, w, "float32", accumulate="exact")`` (and the plain
+integer matmul for INT x INT8) for every input, which the tests check, together with a
+``fractions.Fraction`` oracle.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from mixforge.hw.pim.config import BITS, FORMAT_NAMES, PimUnitConfig
+from mixforge.hw.pim.config import BITS, FLOAT_FIELDS, FORMAT_NAMES, PimUnitConfig
 
-__all__ = ["reference_job", "pack_job", "random_operands", "CANONICAL_NAN"]
+__all__ = ["reference_job", "pack_job", "random_operands", "edge_codes", "CANONICAL_NAN",
+           "POS_INF", "NEG_INF"]
 
 CANONICAL_NAN = 0x7FC00000
+POS_INF, NEG_INF = 0x7F800000, 0xFF800000
 
 
 def reference_job(cfg: PimUnitConfig, w_fmt: str, a_fmt: str, x: NDArray[np.int64],
@@ -48,11 +52,34 @@ def reference_job(cfg: PimUnitConfig, w_fmt: str, a_fmt: str, x: NDArray[np.int6
     total = xf @ wf  # exact Python integers at 2**(xlsb + wlsb)
     if cfg.int_output(w_fmt, a_fmt):
         return np.asarray(total, dtype=np.int64)
-    nan = (xsp != 0).any(axis=1)[:, None] | (wsp != 0).any(axis=0)[None, :]
+    nan, pinf, ninf = _special_classes(xs, xsp, ws, wsp)
+    nan |= pinf & ninf
     out = np.empty(total.shape, np.int64)
     for (b, j), v in np.ndenumerate(total):
-        out[b, j] = CANONICAL_NAN if nan[b, j] else round_fixed("float32", int(v), xlsb + wlsb)
+        out[b, j] = CANONICAL_NAN if nan[b, j] else POS_INF if pinf[b, j] else \
+            NEG_INF if ninf[b, j] else round_fixed("float32", int(v), xlsb + wlsb)
     return out
+
+
+def _special_classes(xs: NDArray[np.int64], xsp: NDArray[np.uint8], ws: NDArray[np.int64],
+                     wsp: NDArray[np.uint8]) -> tuple[NDArray[np.bool_], ...]:
+    """Per result: any NaN product (NaN input or ``0 * inf``), any +inf, any -inf product."""
+    x_nan, w_nan = xsp == 1, wsp == 1
+    x_inf, w_inf = xsp >= 2, wsp >= 2
+    x_zero, w_zero = (xs == 0) & (xsp == 0), (ws == 0) & (wsp == 0)
+    x_neg, w_neg = (xsp == 3) | (xs < 0), (wsp == 3) | (ws < 0)
+
+    def pairs(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        return np.asarray(a.astype(np.int64) @ b.astype(np.int64) > 0)
+
+    nan = x_nan.any(axis=1)[:, None] | w_nan.any(axis=0)[None, :] | \
+        pairs(x_inf, w_zero) | pairs(x_zero, w_inf)
+    # an infinite product: either operand infinite; its sign is the XOR of the signs
+    pinf = pairs(x_inf & ~x_neg, ~w_neg) | pairs(x_inf & x_neg, w_neg) | \
+        pairs(~x_neg, w_inf & ~w_neg) | pairs(x_neg, w_inf & w_neg)
+    ninf = pairs(x_inf & ~x_neg, w_neg) | pairs(x_inf & x_neg, ~w_neg) | \
+        pairs(~x_neg, w_inf & w_neg) | pairs(x_neg, w_inf & ~w_neg)
+    return nan, pinf, ninf
 
 
 def _fixed(sig: NDArray[np.int64], exp: NDArray[np.int64]) -> tuple[NDArray[np.object_], int]:
@@ -61,29 +88,72 @@ def _fixed(sig: NDArray[np.int64], exp: NDArray[np.int64]) -> tuple[NDArray[np.o
     return sig.astype(object) * (np.ones(sig.shape, object) << (exp - lsb).astype(object)), lsb
 
 
+def edge_codes(fmt: str) -> list[int]:
+    """Finite edge patterns of a PIM format: ±0, smallest / largest subnormal, smallest /
+    largest normal, ±1 (floats); the extremes and ±1 (integers, FP4, posit8)."""
+    if fmt in FLOAT_FIELDS:
+        eb, mb, bias, has_inf = FLOAT_FIELDS[fmt]
+        top = (1 << eb) - 2 if has_inf else (1 << eb) - 1
+        mags = [0, 1, (1 << mb) - 1, 1 << mb, top << mb | ((1 << mb) - 1) - (not has_inf),
+                bias << mb]
+        return [v | s << (eb + mb) for v in mags for s in (0, 1)]
+    return {"int4": [0, 1, 7, 8, 15], "int8": [0, 1, 127, 128, 255],
+            "fp4": [0, 1, 7, 8, 9, 15], "posit8": [0, 1, 0x40, 0x7F, 0x81, 0xC0, 0xFF]}[fmt]
+
+
+def _specials(fmt: str) -> list[int]:
+    """Non-finite patterns: NaN / NaR and the infinities where ``fmt`` has them."""
+    if fmt in FLOAT_FIELDS:
+        eb, mb, _, has_inf = FLOAT_FIELDS[fmt]
+        emax = ((1 << eb) - 1) << mb
+        if not has_inf:
+            return [emax | ((1 << mb) - 1), 1 << (eb + mb) | emax | ((1 << mb) - 1)]
+        return [emax, 1 << (eb + mb) | emax, emax | 1, emax | 1 << (mb - 1)]
+    return [0x80] if fmt == "posit8" else []
+
+
+def _random_codes(fmt: str, shape: tuple[int, int], rng: np.random.Generator
+                  ) -> NDArray[np.int64]:
+    """Random finite patterns; floats: every exponent (subnormal included) equally likely."""
+    if fmt not in FLOAT_FIELDS:
+        v = rng.integers(0, 1 << BITS[fmt], shape).astype(np.int64)
+        return np.where(v == 0x80, 0x40, v) if fmt == "posit8" else v  # NaR only when asked
+    eb, mb, _, has_inf = FLOAT_FIELDS[fmt]
+    e = rng.integers(0, (1 << eb) - 1 if has_inf else 1 << eb, shape)
+    v = (rng.integers(0, 2, shape) << (eb + mb) | e << mb |
+         rng.integers(0, 1 << mb, shape)).astype(np.int64)
+    if not has_inf:  # E4M3: S.1111.111 is NaN
+        v = np.where(v & ((1 << (eb + mb)) - 1) == (1 << (eb + mb)) - 1, v ^ 1, v)
+    return v
+
+
 def random_operands(w_fmt: str, a_fmt: str, tokens: int, k: int, n: int,
                     rng: np.random.Generator, *, specials: bool = False
                     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Random bit patterns ``(x, w)``: all finite codes, every FP16 exponent equally likely.
+    """Random bit patterns ``(x, w)``: all finite codes, every float exponent equally likely.
 
-    ``specials``: additionally put a non-finite FP16 activation into token 0 and a NaR into
-    weight column 0 (where the formats have them), so some results must be NaN.
+    ``specials``: additionally replace about one element in eight by an edge value
+    (:func:`edge_codes`: signed zeros, subnormals, extremes), put a non-finite activation
+    into token 0 and a NaN / infinite weight into column 0, and (where the formats have
+    infinities) a +inf weight into column 1 and a -inf activation into token 1, so that NaN,
+    ``0 * inf``, opposite infinities and infinite results all occur.
     """
-    wb = BITS[w_fmt]
-    w = rng.integers(0, 1 << wb, (k, n)).astype(np.int64)
-    if w_fmt == "posit8":
-        w = np.where(w == 0x80, 0x40, w)  # NaR only where asked for
-    if a_fmt == "fp16":
-        e = rng.integers(0, 31, (tokens, k))
-        x = (rng.integers(0, 2, (tokens, k)) << 15 | e << 10 |
-             rng.integers(0, 1024, (tokens, k))).astype(np.int64)
-    else:
-        x = rng.integers(0, 256, (tokens, k)).astype(np.int64)
+    x = _random_codes(a_fmt, (tokens, k), rng)
+    w = _random_codes(w_fmt, (k, n), rng)
     if specials:
-        if a_fmt == "fp16":
-            x[0, rng.integers(0, k)] = int(rng.choice([0x7C00, 0xFC00, 0x7E01]))
-        if w_fmt == "posit8":
-            w[rng.integers(0, k), 0] = 0x80
+        for arr, fmt in ((x, a_fmt), (w, w_fmt)):
+            edges = np.array(edge_codes(fmt), np.int64)
+            pick = rng.random(arr.shape) < 0.125
+            arr[pick] = rng.choice(edges, int(pick.sum()))
+        sx, sw = _specials(a_fmt), _specials(w_fmt)
+        if sx:
+            x[0, rng.integers(0, k)] = int(rng.choice(sx))
+        if sw:
+            w[rng.integers(0, k), 0] = int(rng.choice(sw))
+        if a_fmt in FLOAT_FIELDS and FLOAT_FIELDS[a_fmt][3] and tokens > 1:
+            x[1, rng.integers(0, k)] = sx[1]  # -inf
+        if w_fmt in FLOAT_FIELDS and FLOAT_FIELDS[w_fmt][3] and n > 1:
+            w[rng.integers(0, k), 1] = sw[0]  # +inf
     return x, w
 
 

@@ -28,6 +28,12 @@ LANE_VARIANTS = {
     "int4/int8 x int8/fp16": (("int4", "int8"), ("int8", "fp16")),
     "all: int4/int8/fp4/posit8 x int8/fp16": (("int4", "int8", "fp4", "posit8"),
                                               ("int8", "fp16")),
+    "fp8 e4m3/e5m2 x fp8 e4m3/e5m2": (("fp8_e4m3", "fp8_e5m2"), ("fp8_e4m3", "fp8_e5m2")),
+    "fp8/fp16 x fp16/fp8": (("fp8_e4m3", "fp8_e5m2", "fp16"),
+                            ("fp16", "fp8_e4m3", "fp8_e5m2")),
+    "duplex: int4/fp8/fp16/bf16 x fp16/bf16/fp8": (
+        ("int4", "fp8_e4m3", "fp8_e5m2", "fp16", "bf16"),
+        ("fp16", "bf16", "fp8_e4m3", "fp8_e5m2")),
 }
 
 

@@ -1,6 +1,6 @@
 """cocotb testbench of ``LogicPIMUnit`` fed by a DRAM-side model; bit-exact vs models/.
 
-Environment: ``MIXFORGE_TB_PARAMS`` (JSON): ``config`` (PimConfig fields), ``jobs``
+Environment: ``MIXFORGE_TB_PARAMS`` (JSON): ``config`` (PimUnitConfig fields), ``jobs``
 ([[mode, tokens, K, N, act], ...]), ``dram`` (DramModel fields), ``out_ready`` (probability that
 the consumer takes a result in a cycle), ``seed``, ``out`` (result JSON).
 
@@ -19,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from mixforge.hw.pim.config import DramModel, PimConfig, mode_code
+from mixforge.hw.pim.config import DramModel, PimUnitConfig, mode_code
 from mixforge.hw.pim.reference import pack_job, random_operands, reference_job
 
 
@@ -62,7 +62,7 @@ class DramSide:
 @cocotb.test()
 async def pim_jobs(dut):
     p = json.loads(os.environ["MIXFORGE_TB_PARAMS"])
-    cfg = PimConfig(**{k: tuple(v) if isinstance(v, list) else v
+    cfg = PimUnitConfig(**{k: tuple(v) if isinstance(v, list) else v
                        for k, v in p["config"].items()})
     dram = DramModel(**p["dram"])
     p_ready = float(p.get("out_ready", 1.0))
@@ -166,6 +166,8 @@ async def pim_jobs(dut):
                         "out_held_cycles": held, "row_misses": src.misses,
                         "dram_stall_cycles": src.stall_cycles,
                         "nan_results": int((expected == 0x7FC00000).sum()) if specials else 0,
+                        "inf_results": int(((expected & 0x7FFFFFFF) == 0x7F800000).sum())
+                        if specials else 0,
                         "mismatches": int(len(diff)) + int(bool(order_err))})
     if p.get("out"):
         with open(p["out"], "w") as fh:

@@ -11,7 +11,13 @@ import mixforge.sim.arch as sim_arch
 from mixforge.errors import ConfigError
 from mixforge.hw.array.config import load_array_file
 from mixforge.hw.pe.specs import SPEC_KINDS, load_pe_config
-from mixforge.hw.pim.config import W_FORMATS, PimUnitConfig, load_pim_file
+from mixforge.hw.pim.config import (
+    A_FORMATS,
+    W_FORMATS,
+    PimUnitConfig,
+    load_pim_file,
+    pair_supported,
+)
 from mixforge.hw.specs.pim import MEASURED_BYTES_PER_CYCLE, PimSpec
 from mixforge.hw.specs.vocab import (
     CELL_FAMILY,
@@ -98,10 +104,25 @@ def test_pim_spec_is_the_measured_throughput() -> None:
         assert got == measured, (w, a)
 
 
-@pytest.mark.parametrize("w", list(W_FORMATS))
-@pytest.mark.parametrize("a", ["int8", "fp16"])
+@pytest.mark.parametrize(("w", "a"), [(w, a) for w in W_FORMATS for a in A_FORMATS
+                                      if pair_supported(w, a)])
 def test_pim_macs_per_cycle_matches_the_unit_cycle_count(w: str, a: str) -> None:
     cfg = PimUnitConfig(banks=8, burst_bits=256, max_k_words=16)
     tokens, k, n = 3, 1000, 5
     ops = cfg.ops(w, a, tokens, k, n)  # datapath cycles with data always ready
     assert ops * cfg.spec.macs_per_cycle(w, a) == cfg.padded_k(w, a, k) * tokens * n
+
+
+def test_pim_spec_16bit_weights_use_half_the_lanes_at_full_bytes() -> None:
+    """FP16 / BF16 weights: width / 16 MACs per cycle, still width / 8 B/cycle; no 8-bit acts."""
+    cfg = PimUnitConfig(banks=4, burst_bits=64, w_formats=("fp8_e4m3", "fp16", "bf16"),
+                        a_formats=("fp16", "bf16", "fp8_e5m2"))
+    spec = cfg.spec
+    for w in ("fp16", "bf16"):
+        assert spec.macs_per_cycle(w, "bf16") == spec.width // 16 == 16
+        assert spec.bytes_per_cycle(w, "fp16", tokens=2) == spec.width / 8 / 2
+    assert spec.macs_per_cycle("fp8_e4m3", "fp8_e5m2") == spec.width // 8
+    modes = spec.modes()
+    assert not any(w in ("float16", "bfloat16") and a.startswith("float8") for w, a, _ in modes)
+    assert ("bfloat16", "bfloat16", 16) in modes and ("float8_e4m3fn", "float8_e5m2", 32) in modes
+    assert len(modes) == len(cfg.pairs) == 3 + 2 + 2
