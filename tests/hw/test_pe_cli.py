@@ -74,7 +74,8 @@ def test_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     summary = json.loads(out.read_text())
     assert summary["mismatches"] == 0 and summary["vectors"] >= 4096 + 2000 // 10
     assert {r["test"] for r in summary["records"]} == {
-        "products_WxA_exhaustive", "scaled_random", "sequences_backpressure"}
+        "products_WxA_exhaustive", "scaled_random", "sequences_backpressure",
+        "worst_case_magnitude"}
     text = capsys.readouterr().out
     assert "0 mismatches" in text and "vectors/s end to end" in text
     # a corrupted expectation must be reported in hex and fail the command with exit 1
